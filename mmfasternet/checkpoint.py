@@ -1,0 +1,93 @@
+"""Safe checkpoint loading for mmengine on torch >= 2.6.
+
+mmengine 0.10.7 calls ``torch.load`` without ``weights_only``; since torch
+2.6 that means ``weights_only=True``, which refuses mmengine's own checkpoints
+(their message hub holds ``HistoryBuffer`` objects and numpy arrays and
+scalars). Instead of turning ``weights_only`` off, which would run any code
+pickled into a file, the loader registered here keeps it on and allows
+exactly the types that mmengine and numpy (1.x and 2.x) store.
+"""
+import os.path as osp
+import pickle
+import zipfile
+from typing import List, Optional
+
+import numpy as np
+import torch
+from mmengine.logging.history_buffer import HistoryBuffer
+from mmengine.runner.checkpoint import CheckpointLoader
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint file that cannot be used; the message names the file."""
+
+
+def _numpy_globals() -> List:
+    """numpy's pickling helpers under both the 1.x and the 2.x module names.
+
+    A checkpoint written under numpy 1.x names ``numpy.core.multiarray``; one
+    written under 2.x names ``numpy._core.multiarray``. Either must load.
+    """
+    multiarray = np._core.multiarray if hasattr(np, '_core') \
+        else np.core.multiarray
+    allowed = [np.ndarray, np.dtype]
+    for name in ('_reconstruct', 'scalar'):
+        function = getattr(multiarray, name)
+        allowed += [(function, f'numpy.core.multiarray.{name}'),
+                    (function, f'numpy._core.multiarray.{name}')]
+    # numpy >= 1.25 pickles a dtype through its class in numpy.dtypes.
+    dtypes = getattr(np, 'dtypes', None)
+    if dtypes is not None:
+        allowed += [
+            getattr(dtypes, name) for name in dir(dtypes)
+            if name.endswith('DType') and isinstance(
+                getattr(dtypes, name), type)
+        ]
+    return allowed
+
+
+def allowed_checkpoint_globals() -> List:
+    """The non-tensor types that mmengine checkpoints contain."""
+    return [HistoryBuffer] + _numpy_globals()
+
+
+def load_local_checkpoint(filename: str,
+                          map_location: Optional[str] = None) -> dict:
+    """``torch.load`` with ``weights_only=True`` and mmengine's types allowed.
+
+    Raises:
+        FileNotFoundError: the file does not exist.
+        CheckpointError: the file is truncated or corrupt, or it carries
+            pickled code or objects of other types (which never run).
+    """
+    filename = osp.expanduser(filename)
+    if not osp.isfile(filename):
+        raise FileNotFoundError(f'checkpoint not found: {filename}')
+    try:
+        with torch.serialization.safe_globals(allowed_checkpoint_globals()):
+            return torch.load(
+                filename, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError as error:
+        detail = str(error).splitlines()[0] if str(error) else ''
+        raise CheckpointError(
+            f'refused to load {filename}: it holds objects other than '
+            f'tensors and the types mmengine stores, which could run code '
+            f'({detail}). Load only checkpoints you trust; convert a '
+            f'trusted one to a plain state dict first.') from None
+    except (EOFError, zipfile.BadZipFile, RuntimeError, ValueError) as error:
+        raise CheckpointError(
+            f'cannot read checkpoint {filename}: the file is truncated or '
+            f'not a PyTorch checkpoint ({type(error).__name__}: '
+            f'{str(error).splitlines()[0] if str(error) else ""}). Use an '
+            f'earlier checkpoint or download it again.') from None
+
+
+def register_safe_checkpoint_loader() -> None:
+    """Make mmengine read local checkpoints with :func:`load_local_checkpoint`.
+
+    Covers ``load_from``, ``--resume``, ``init_cfg=dict(type='Pretrained')``
+    and ``Runner.load_checkpoint``, which all go through mmengine's
+    ``CheckpointLoader``. Safe to call more than once.
+    """
+    CheckpointLoader.register_scheme(
+        prefixes='', loader=load_local_checkpoint, force=True)

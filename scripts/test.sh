@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# Set up (scripts/install.sh, instant when done before) and run the tests.
+# Extra arguments go to pytest, e.g. scripts/test.sh -k backbone
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+bash "$root/scripts/install.sh"
+cd "$root"
+exec "${VENV_DIR:-$root/.venv}/bin/python" -m pytest "$@"
