@@ -10,12 +10,15 @@ exactly the types that mmengine and numpy (1.x and 2.x) store.
 import os.path as osp
 import pickle
 import zipfile
-from typing import List, Optional
+from typing import Callable, List, Optional
 
 import numpy as np
 import torch
 from mmengine.logging.history_buffer import HistoryBuffer
 from mmengine.runner.checkpoint import CheckpointLoader
+
+# The statistics that HistoryBuffer registers for itself.
+HISTORY_BUFFER_METHODS = ('min', 'max', 'current', 'mean')
 
 
 class CheckpointError(RuntimeError):
@@ -46,9 +49,28 @@ def _numpy_globals() -> List:
     return allowed
 
 
+def _history_buffer_method(owner: object, name: str) -> Callable:
+    """Stands in for ``getattr`` while unpickling, and only for this case.
+
+    A ``HistoryBuffer`` pickles its statistics functions as
+    ``getattr(HistoryBuffer, 'mean')``. A general ``getattr`` would let a
+    crafted file walk from an allowed object to any code, so this resolves
+    nothing but those names on that class.
+    """
+    if owner is HistoryBuffer and name in HISTORY_BUFFER_METHODS:
+        return getattr(HistoryBuffer, name)
+    raise pickle.UnpicklingError(
+        f'getattr({getattr(owner, "__name__", type(owner).__name__)}, '
+        f'{name!r}) is not allowed in a checkpoint')
+
+
 def allowed_checkpoint_globals() -> List:
     """The non-tensor types that mmengine checkpoints contain."""
-    return [HistoryBuffer] + _numpy_globals()
+    return [
+        HistoryBuffer,
+        (_history_buffer_method, 'builtins.getattr'),
+        (_history_buffer_method, '__builtin__.getattr'),
+    ] + _numpy_globals()
 
 
 def load_local_checkpoint(filename: str,
@@ -68,7 +90,9 @@ def load_local_checkpoint(filename: str,
             return torch.load(
                 filename, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as error:
-        detail = str(error).splitlines()[0] if str(error) else ''
+        lines = [line.strip() for line in str(error).splitlines()]
+        detail = next((line for line in lines if 'Unsupported' in line or
+                       'not allowed' in line), lines[-1] if lines else '')
         raise CheckpointError(
             f'refused to load {filename}: it holds objects other than '
             f'tensors and the types mmengine stores, which could run code '
