@@ -104,15 +104,19 @@ def _coco_split(rng: np.random.Generator, image_dir: str, count: int,
         images.append(dict(id=image_id, file_name=file_name, height=size,
                            width=size))
         for obj in objects:
-            polygons = _polygons(obj.mask)
+            # Slivers left by occlusion have no polygon; drop them so that
+            # box, area and polygon describe the same pixels.
+            mask = cv2.morphologyEx(obj.mask.astype(np.uint8), cv2.MORPH_OPEN,
+                                    np.ones((3, 3), np.uint8)).astype(bool)
+            polygons = _polygons(mask)
             if not polygons:
                 continue
-            ys, xs = np.nonzero(obj.mask)
+            ys, xs = np.nonzero(mask)
             x0, y0 = int(xs.min()), int(ys.min())
             annotations.append(dict(
                 id=len(annotations) + 1 + first_id * 100,
                 image_id=image_id, category_id=obj.label + 1,
-                segmentation=polygons, area=float(obj.mask.sum()),
+                segmentation=polygons, area=float(mask.sum()),
                 bbox=[x0, y0, int(xs.max()) - x0 + 1, int(ys.max()) - y0 + 1],
                 iscrowd=0))
     categories = [dict(id=i + 1, name=name, supercategory='shape')
