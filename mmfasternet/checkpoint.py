@@ -1,4 +1,4 @@
-"""Safe checkpoint loading for mmengine on torch >= 2.6.
+"""Safe checkpoint loading and atomic saving for mmengine.
 
 mmengine 0.10.7 calls ``torch.load`` without ``weights_only``; since torch
 2.6 that means ``weights_only=True``, which refuses mmengine's own checkpoints
@@ -6,14 +6,23 @@ mmengine 0.10.7 calls ``torch.load`` without ``weights_only``; since torch
 scalars). Instead of turning ``weights_only`` off, which would run any code
 pickled into a file, the loader registered here keeps it on and allows
 exactly the types that mmengine and numpy (1.x and 2.x) store.
+
+Saving: mmengine's local file backend writes checkpoints in place, so a run
+killed or out of disk mid-save leaves a truncated file. The backend registered
+here writes a temporary file in the same folder, flushes and fsyncs it, and
+renames it over the target: a file under the final name is always complete.
 """
+import os
 import os.path as osp
 import pickle
+import tempfile
 import zipfile
-from typing import Callable, List, Optional
+from pathlib import Path
+from typing import Callable, List, Optional, Union
 
 import numpy as np
 import torch
+from mmengine.fileio.backends import LocalBackend, register_backend
 from mmengine.logging.history_buffer import HistoryBuffer
 from mmengine.runner.checkpoint import CheckpointLoader
 
@@ -115,3 +124,48 @@ def register_safe_checkpoint_loader() -> None:
     """
     CheckpointLoader.register_scheme(
         prefixes='', loader=load_local_checkpoint, force=True)
+
+
+def atomic_write_bytes(data: bytes, filepath: Union[str, Path]) -> None:
+    """Write ``data`` to ``filepath`` so that it is never seen half-written.
+
+    On any failure (disk full, interrupt) the temporary file is removed and
+    a previous file under ``filepath`` is left as it was.
+    """
+    directory = osp.dirname(osp.abspath(filepath))
+    os.makedirs(directory, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(
+        prefix=f'.{osp.basename(filepath)}.', suffix='.tmp', dir=directory)
+    try:
+        with os.fdopen(fd, 'wb') as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, filepath)
+    except BaseException:
+        if osp.exists(tmp):
+            os.remove(tmp)
+        raise
+    dir_fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)  # make the rename itself durable
+    finally:
+        os.close(dir_fd)
+
+
+class AtomicLocalBackend(LocalBackend):
+    """mmengine's local backend with atomic ``put`` and ``put_text``."""
+
+    def put(self, obj: bytes, filepath: Union[str, Path]) -> None:
+        atomic_write_bytes(obj, filepath)
+
+    def put_text(self,
+                 obj: str,
+                 filepath: Union[str, Path],
+                 encoding: str = 'utf-8') -> None:
+        atomic_write_bytes(obj.encode(encoding), filepath)
+
+
+def register_atomic_local_backend() -> None:
+    """Make mmengine write local files (checkpoints included) atomically."""
+    register_backend('local', AtomicLocalBackend, force=True, prefixes='')

@@ -230,3 +230,27 @@ def test_mmengine_checkpoint_resumes_with_weights_only(tmp_path):
     resumed.train()
     assert resumed.iter == 6
     assert (tmp_path / 'iter_6.pth').exists()
+
+
+def test_disk_full_during_save_keeps_previous_checkpoint(tmp_path,
+                                                         monkeypatch):
+    import errno
+
+    import mmfasternet.checkpoint as checkpoint_module
+    runner = _runner(tmp_path, max_iters=4)
+    real_fsync = os.fsync
+    saves = []
+
+    def fsync_until_disk_full(fd):
+        saves.append(fd)
+        if len(saves) > 2:  # iter_2.pth and its folder went through
+            raise OSError(errno.ENOSPC, 'No space left on device')
+        real_fsync(fd)
+
+    monkeypatch.setattr(checkpoint_module.os, 'fsync', fsync_until_disk_full)
+    with pytest.raises(OSError, match='No space left'):
+        runner.train()
+    assert sorted(p.name for p in tmp_path.glob('*.pth')) == ['iter_2.pth']
+    assert not list(tmp_path.glob('.*.tmp'))
+    assert (tmp_path / 'last_checkpoint').read_text().endswith('iter_2.pth')
+    assert _load_checkpoint(str(tmp_path / 'iter_2.pth'))['meta']['iter'] == 2
