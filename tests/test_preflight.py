@@ -48,6 +48,8 @@ def test_missing_config_is_named(tmp_path):
     {'train_cfg.max_epochs': 1},
     {'optim_wrapper.optimizer.lr': 0.01},
     {'load_from': 'x.pth'},
+    {'randomness.deterministic': True},  # a Runner setting left at default
+    {'env_cfg.dist_cfg.timeout': 60},  # a new key in a dict without type
 ])
 def test_valid_cfg_options_pass(det_cfg, options):
     check_cfg_options(det_cfg, options)
@@ -58,6 +60,8 @@ def test_valid_cfg_options_pass(det_cfg, options):
     ({'train_cfg.max_epoch': 1}, "no argument 'max_epoch'.*'max_epochs'"),
     ({'modle.backbone.arch': 's'}, "no key 'modle'.*'model'"),
     ({'model.bakbone.arch': 's'}, "model has no key 'bakbone'.*'backbone'"),
+    ({'env_cfg.cudnn_benchmarks': True},
+     "env_cfg has no key 'cudnn_benchmarks'.*'cudnn_benchmark'"),
 ])
 def test_cfg_option_typos_are_caught_with_a_suggestion(
         det_cfg, options, message):

@@ -8,9 +8,19 @@ from mmengine.runner import TestLoop
 
 
 def _image_paths(data_batch) -> List[str]:
-    samples = data_batch.get('data_samples', []) if isinstance(
+    """Image paths of a batch; test-time augmentation nests the samples."""
+    pending = list(data_batch.get('data_samples', [])) if isinstance(
         data_batch, dict) else []
-    return [s.metainfo.get('img_path', '?') for s in samples]
+    paths: List[str] = []
+    while pending:
+        sample = pending.pop(0)
+        if isinstance(sample, (list, tuple)):
+            pending[:0] = sample
+        elif hasattr(sample, 'metainfo'):
+            path = sample.metainfo.get('img_path', '?')
+            if path not in paths:
+                paths.append(path)
+    return paths
 
 
 @LOOPS.register_module()

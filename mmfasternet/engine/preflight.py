@@ -73,7 +73,8 @@ def check_cfg_options(cfg: Config, options: Optional[dict]) -> None:
     """Catch typos in ``--cfg-options`` keys before they silently add keys.
 
     Every key on the path must exist in the config, except the last, which
-    may also be a new argument of the class that its dict builds.
+    may also be a new argument of the class that its dict builds, or, in a
+    dict without a type, any key that is not a near miss of one it has.
     """
     if not options:
         return
@@ -99,8 +100,8 @@ def check_cfg_options(cfg: Config, options: Optional[dict]) -> None:
             if part in node:
                 node = node[part]
                 continue
-            if last and depth == 0 and part in RUNNER_KEYS:
-                break
+            if depth == 0 and part in RUNNER_KEYS:
+                break  # a Runner setting the config leaves at its default
             if last and 'type' in node:
                 accepted = _accepted_arguments(node['type'], scope)
                 if accepted is None or part in accepted:
@@ -108,10 +109,19 @@ def check_cfg_options(cfg: Config, options: Optional[dict]) -> None:
                 raise InputError(
                     f'--cfg-options {dotted}: {node["type"]} has no argument '
                     f'{part!r}{_closest(part, accepted)}. Check the key.')
-            options_here = list(node.keys())
+            if last:
+                # A dict without a type takes any key: refuse only a likely
+                # typo of a key it has.
+                near = difflib.get_close_matches(part, list(node), n=1,
+                                                 cutoff=0.8)
+                if not near:
+                    break
+                raise InputError(
+                    f'--cfg-options {dotted}: {where} has no key {part!r} '
+                    f'(did you mean {near[0]!r}?). Check the key.')
             raise InputError(
                 f'--cfg-options {dotted}: {where} has no key {part!r}'
-                f'{_closest(part, options_here)}. Check the key.')
+                f'{_closest(part, list(node))}. Check the key.')
 
 
 def _datasets(cfg: Config) -> Iterator[Tuple[str, ConfigDict]]:

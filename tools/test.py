@@ -1,0 +1,55 @@
+"""Test (evaluate) a detector or segmentor checkpoint.
+
+Flags and their meaning follow mmdet's and mmseg's tools/test.py (--out is a
+.pkl of predictions for detection, a folder of prediction PNGs for
+segmentation); the config's default_scope picks the library. If an image
+makes evaluation fail, the error names it and the results of the images
+before it are kept in the work dir.
+"""
+import argparse
+import os
+
+from mmengine.config import DictAction
+
+from mmfasternet.engine.errors import run_cli
+from mmfasternet.engine.runner import build_runner, prepare_testing
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('config', help='test config file path')
+    parser.add_argument('checkpoint', help='checkpoint file')
+    parser.add_argument('--work-dir', help='the dir to save metrics and logs')
+    parser.add_argument(
+        '--out', help='detection: .pkl file of predictions; segmentation: '
+        'folder for prediction PNGs')
+    parser.add_argument('--show', action='store_true',
+                        help='show predictions in a window')
+    parser.add_argument('--show-dir',
+                        help='save pictures of predictions to this folder')
+    parser.add_argument('--tta', action='store_true',
+                        help='test-time augmentation (tta_model, '
+                        'tta_pipeline of the config)')
+    parser.add_argument(
+        '--cfg-options', nargs='+', action=DictAction,
+        help='override config settings, key=value (keys are checked)')
+    parser.add_argument(
+        '--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
+        default='none', help='job launcher')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    args = parser.parse_args()
+    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
+    return args
+
+
+def main() -> None:
+    args = parse_args()
+    cfg = prepare_testing(
+        args.config, args.checkpoint, work_dir=args.work_dir, out=args.out,
+        show=args.show, show_dir=args.show_dir, tta=args.tta,
+        cfg_options=args.cfg_options, launcher=args.launcher)
+    build_runner(cfg).test()
+
+
+if __name__ == '__main__':
+    run_cli(main)

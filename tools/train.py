@@ -1,0 +1,59 @@
+"""Train a detector (mmdet config) or a segmentor (mmseg config).
+
+Flags and their meaning follow mmdet's and mmseg's tools/train.py; the
+config's default_scope picks the library. Additions: inputs are checked
+before anything is built, CPU-only machines can train with torchrun
+(--launcher pytorch, gloo), --amp uses bf16 on CPU, resume is exact, and a
+work dir that holds checkpoints is never overwritten without --overwrite.
+"""
+import argparse
+import os
+
+from mmengine.config import DictAction
+
+from mmfasternet.engine.errors import run_cli
+from mmfasternet.engine.runner import build_runner, prepare_training
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('config', help='train config file path')
+    parser.add_argument('--work-dir', help='the dir to save logs and models')
+    parser.add_argument(
+        '--amp', action='store_true',
+        help='mixed precision: fp16 on CUDA, bf16 autocast on CPU')
+    parser.add_argument(
+        '--auto-scale-lr', action='store_true',
+        help='scale the LR by the actual total batch over the config\'s '
+        'auto_scale_lr.base_batch_size')
+    parser.add_argument(
+        '--resume', nargs='?', type=str, const='auto',
+        help='resume from this checkpoint, or without a path from the '
+        'latest one in the work dir')
+    parser.add_argument(
+        '--overwrite', action='store_true',
+        help='start over in a work dir that already holds checkpoints')
+    parser.add_argument(
+        '--cfg-options', nargs='+', action=DictAction,
+        help='override config settings, key=value (keys are checked)')
+    parser.add_argument(
+        '--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
+        default='none', help='job launcher')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    args = parser.parse_args()
+    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
+    return args
+
+
+def main() -> None:
+    args = parse_args()
+    cfg = prepare_training(
+        args.config, work_dir=args.work_dir, resume=args.resume,
+        amp=args.amp, auto_scale_lr=args.auto_scale_lr,
+        cfg_options=args.cfg_options, launcher=args.launcher,
+        overwrite=args.overwrite)
+    build_runner(cfg).train()
+
+
+if __name__ == '__main__':
+    run_cli(main)
