@@ -1,0 +1,15 @@
+# RetinaNet with a FasterNet backbone. Recipe: the Mask R-CNN one above (1x,
+# AdamW lr 2e-4, wd 1e-4, batch 16), which is also what PoolFormer reports
+# for RetinaNet, so results compare with the efficient-backbone literature.
+_base_ = 'mmdet::retinanet/retinanet_r50_fpn_1x_coco.py'
+custom_imports = dict(imports=['mmfasternet'], allow_failed_imports=False)
+
+model = dict(
+    backbone=dict(
+        _delete_=True,
+        type='FasterNet',
+        out_indices=(0, 1, 2, 3),
+        init_cfg=dict(type='Pretrained')))
+optim_wrapper = dict(
+    optimizer=dict(_delete_=True, type='AdamW', lr=2e-4, weight_decay=1e-4))
+auto_scale_lr = dict(enable=False, base_batch_size=16)

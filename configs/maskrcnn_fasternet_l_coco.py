@@ -1,0 +1,10 @@
+_base_ = [
+    './_base_/maskrcnn_fasternet_fpn_1x_coco.py',
+    './_base_/fasternet_pretrained.py'
+]
+model = dict(
+    backbone=dict(
+        arch='l',
+        drop_path_rate=0.3,
+        init_cfg=dict(checkpoint={{_base_.fasternet_checkpoints.l}})),
+    neck=dict(in_channels=[192, 384, 768, 1536]))

@@ -1,0 +1,10 @@
+_base_ = [
+    './_base_/retinanet_fasternet_fpn_1x_coco.py',
+    './_base_/fasternet_pretrained.py'
+]
+model = dict(
+    backbone=dict(
+        arch='m',
+        drop_path_rate=0.2,
+        init_cfg=dict(checkpoint={{_base_.fasternet_checkpoints.m}})),
+    neck=dict(in_channels=[144, 288, 576, 1152]))

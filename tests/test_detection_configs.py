@@ -1,0 +1,92 @@
+"""Detection configs: every variant builds; the paper's sizes; one step."""
+from pathlib import Path
+
+import pytest
+import torch
+from mmdet.registry import MODELS
+from mmdet.testing import demo_mm_inputs
+from mmdet.utils import register_all_modules
+from mmengine.config import Config
+
+import mmfasternet  # noqa: F401
+
+CONFIGS = Path(__file__).parents[1] / 'configs'
+VARIANTS = ['t0', 't1', 't2', 's', 'm', 'l']
+EMBED = dict(t0=40, t1=64, t2=96, s=128, m=144, l=192)
+# Mask R-CNN parameters in the paper's COCO table (millions).
+PAPER_PARAMS = dict(s=49.0, m=71.2, l=110.9)
+
+register_all_modules(init_default_scope=False)
+
+
+def load(name: str) -> Config:
+    return Config.fromfile(str(CONFIGS / name))
+
+
+def build(cfg: Config):
+    return MODELS.build(cfg.model)
+
+
+@pytest.mark.parametrize('detector', ['maskrcnn', 'retinanet'])
+@pytest.mark.parametrize('variant', VARIANTS)
+def test_config_builds_with_the_variant_and_pretrained_path(
+        detector, variant):
+    cfg = load(f'{detector}_fasternet_{variant}_coco.py')
+    backbone = cfg.model.backbone
+    assert backbone.type == 'FasterNet' and backbone.arch == variant
+    assert cfg.model.neck.in_channels == [
+        EMBED[variant] * 2**i for i in range(4)]
+    assert backbone.init_cfg.type == 'Pretrained'
+    assert backbone.init_cfg.checkpoint.startswith('checkpoints/fasternet_'
+                                                   f'{variant}-')
+    assert cfg.optim_wrapper.optimizer == dict(
+        type='AdamW', lr=2e-4, weight_decay=1e-4)
+    assert cfg.auto_scale_lr.base_batch_size == 16
+    assert cfg.train_cfg.max_epochs == 12
+    model = build(cfg)
+    assert type(model.backbone).__name__ == 'FasterNet'
+
+
+@pytest.mark.parametrize('variant', ['s', 'm', 'l'])
+def test_mask_rcnn_parameters_match_the_paper(variant):
+    cfg = load(f'maskrcnn_fasternet_{variant}_coco.py')
+    assert cfg.model.backbone.drop_path_rate == {'s': .15, 'm': .2,
+                                                 'l': .3}[variant]
+    params = sum(p.numel() for p in build(cfg).parameters()) / 1e6
+    assert params == pytest.approx(PAPER_PARAMS[variant], abs=0.1)
+
+
+def test_pretrained_folder_comes_from_one_environment_variable(monkeypatch):
+    monkeypatch.setenv('FASTERNET_PRETRAINED', '/weights')
+    cfg = load('maskrcnn_fasternet_s_coco.py')
+    assert cfg.model.backbone.init_cfg.checkpoint == (
+        '/weights/fasternet_s-epoch.299-val_acc1.81.2840.pth')
+
+
+@pytest.mark.parametrize('name', ['maskrcnn_fasternet_t0_coco.py',
+                                  'retinanet_fasternet_t0_coco.py'])
+def test_loss_and_predict_step(name):
+    torch.manual_seed(0)
+    cfg = load(name)
+    cfg.model.backbone.init_cfg = None
+    model = build(cfg)
+    model.init_weights()
+    packed = demo_mm_inputs(2, [[3, 128, 160], [3, 128, 160]], num_items=[3, 2],
+                            num_classes=80, with_mask='mask' in name)
+    data = model.data_preprocessor(packed, True)
+    model.train()
+    losses = model(**data, mode='loss')
+    total, _ = model.parse_losses(losses)
+    assert torch.isfinite(total)
+    total.backward()
+    assert model.backbone.patch_embed.proj.weight.grad.abs().sum() > 0
+    model.eval()
+    with torch.no_grad():
+        results = model(**model.data_preprocessor(packed, False),
+                        mode='predict')
+    assert len(results) == 2
+    for result in results:
+        boxes = result.pred_instances.bboxes
+        assert boxes.ndim == 2 and boxes.shape[1] == 4
+        if 'mask' in name and len(boxes):
+            assert result.pred_instances.masks.shape[-2:] == (128, 160)

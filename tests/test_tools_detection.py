@@ -1,0 +1,195 @@
+"""tools/train.py and tools/test.py on generated COCO data, end to end:
+training, evaluation, pictures, exact resume after a kill, CPU DDP."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from mmengine.runner.checkpoint import _load_checkpoint
+
+from mmfasternet.datasets import make_coco_dataset
+
+REPO = Path(__file__).parents[1]
+CONFIG = 'configs/demo/maskrcnn_fasternet_t0_synthetic.py'
+
+
+@pytest.fixture(scope='module')
+def coco(tmp_path_factory) -> str:
+    root = tmp_path_factory.mktemp('data') / 'coco'
+    return make_coco_dataset(str(root), num_train=8, num_val=4, size=256)
+
+
+def small_run(root: str, max_iters: int, interval: int = 2) -> list:
+    """--cfg-options that point the demo config at ``root`` and shrink it."""
+    options = [
+        f'train_cfg.max_iters={max_iters}', f'train_cfg.val_interval={max_iters}',
+        f'default_hooks.checkpoint.interval={interval}',
+        'default_hooks.checkpoint.max_keep_ckpts=-1',
+        'default_hooks.logger.interval=1', 'train_dataloader.batch_size=2',
+        'randomness.deterministic=True',
+        f'val_evaluator.ann_file={root}/annotations/instances_val2017.json',
+        f'test_evaluator.ann_file={root}/annotations/instances_val2017.json'
+    ]
+    for split in ('train', 'val', 'test'):
+        options += [f'{split}_dataloader.dataset.data_root={root}/',
+                    f'{split}_dataloader.num_workers=0',
+                    f'{split}_dataloader.persistent_workers=False']
+    return ['--cfg-options'] + options
+
+
+def tool(*args, check=True, **kwargs) -> subprocess.CompletedProcess:
+    result = subprocess.run(
+        [sys.executable, *args], cwd=REPO, capture_output=True, text=True,
+        **kwargs)
+    if check and result.returncode != 0:
+        raise AssertionError(result.stderr[-3000:])
+    return result
+
+
+def train(work_dir: Path, root: str, max_iters: int, *extra, **kwargs):
+    return tool('tools/train.py', CONFIG, '--work-dir', str(work_dir),
+                *extra, *small_run(root, max_iters), **kwargs)
+
+
+def logged(work_dir: Path, key: str) -> list:
+    values = []
+    for scalars in sorted(work_dir.glob('*/vis_data/scalars.json')):
+        for line in scalars.read_text().splitlines():
+            record = json.loads(line)
+            if key in record:
+                values.append(record[key])
+    return values
+
+
+def final_state(work_dir: Path) -> dict:
+    last = (work_dir / 'last_checkpoint').read_text().strip()
+    return _load_checkpoint(last)
+
+
+def assert_same_training_state(a: dict, b: dict) -> None:
+    assert a['meta']['iter'] == b['meta']['iter']
+    for key, value in a['state_dict'].items():
+        assert torch.equal(value, b['state_dict'][key]), key
+    state_a, state_b = a['optimizer']['state'], b['optimizer']['state']
+    assert state_a.keys() == state_b.keys()
+    for index in state_a:
+        for name, value in state_a[index].items():
+            assert torch.equal(torch.as_tensor(value),
+                               torch.as_tensor(state_b[index][name]))
+    assert a['param_schedulers'] == b['param_schedulers']
+
+
+@pytest.fixture(scope='module')
+def straight_run(coco, tmp_path_factory) -> dict:
+    work_dir = tmp_path_factory.mktemp('straight')
+    train(work_dir, coco, 8)
+    return final_state(work_dir)
+
+
+def test_training_learns_and_evaluation_writes_metrics_and_pictures(
+        coco, tmp_path):
+    work_dir = tmp_path / 'work'
+    train(work_dir, coco, 16)
+    losses = logged(work_dir, 'loss')
+    assert len(losses) == 16
+    assert sum(losses[-4:]) < sum(losses[:4])
+    assert logged(work_dir, 'coco/bbox_mAP') and logged(work_dir,
+                                                        'coco/segm_mAP')
+
+    checkpoint = (work_dir / 'last_checkpoint').read_text().strip()
+    out = tmp_path / 'predictions.pkl'
+    result = tool('tools/test.py', CONFIG, checkpoint, '--work-dir',
+                  str(tmp_path / 'test'), '--out', str(out), '--show-dir',
+                  'pictures', *small_run(coco, 16))
+    assert 'coco/bbox_mAP' in result.stdout + result.stderr
+    metrics = list((tmp_path / 'test').glob('*/*.json'))
+    assert any('coco/segm_mAP' in json.loads(m.read_text()) for m in metrics)
+    pictures = list((tmp_path / 'test').glob('*/pictures/*.png'))
+    assert len(pictures) == 4
+    import pickle
+    with open(out, 'rb') as f:
+        assert len(pickle.load(f)) == 4
+
+
+def test_resume_after_kill_between_iterations_equals_straight_run(
+        coco, tmp_path, straight_run):
+    work_dir = tmp_path / 'killed'
+    process = subprocess.Popen(
+        [sys.executable, 'tools/train.py', CONFIG, '--work-dir',
+         str(work_dir), *small_run(coco, 8)], cwd=REPO,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 300
+    while not (work_dir / 'iter_4.pth').exists():
+        assert process.poll() is None and time.time() < deadline
+        time.sleep(0.2)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert not (work_dir / 'iter_8.pth').exists()
+    train(work_dir, coco, 8, '--resume')
+    assert_same_training_state(straight_run, final_state(work_dir))
+
+
+KILL_DURING_SECOND_SAVE = '''
+import os, runpy, signal, sys
+import mmfasternet.checkpoint as checkpoint
+real_fsync, calls = os.fsync, []
+def fsync_then_die(fd):
+    calls.append(fd)
+    if len(calls) == 3:  # file and folder of iter_2.pth done; iter_4.pth half
+        os.kill(os.getpid(), signal.SIGKILL)
+    real_fsync(fd)
+checkpoint.os.fsync = fsync_then_die
+sys.argv = sys.argv[1:]
+runpy.run_path('tools/train.py', run_name='__main__')
+'''
+
+
+def test_kill_during_save_resumes_from_previous_complete_checkpoint(
+        coco, tmp_path, straight_run):
+    work_dir = tmp_path / 'killed_saving'
+    result = tool('-c', KILL_DURING_SECOND_SAVE, 'tools/train.py', CONFIG,
+                  '--work-dir', str(work_dir), *small_run(coco, 8),
+                  check=False)
+    assert result.returncode == -signal.SIGKILL
+    assert sorted(p.name for p in work_dir.glob('*.pth')) == ['iter_2.pth']
+    assert (work_dir / 'last_checkpoint').read_text().endswith('iter_2.pth')
+    train(work_dir, coco, 8, '--resume')
+    assert_same_training_state(straight_run, final_state(work_dir))
+
+
+def test_work_dir_with_checkpoints_is_not_overwritten(coco, tmp_path):
+    work_dir = tmp_path / 'work'
+    work_dir.mkdir()
+    (work_dir / 'iter_2.pth').write_bytes(b'previous run')
+    result = train(work_dir, coco, 2, check=False)
+    assert result.returncode == 1
+    last_line = result.stderr.strip().splitlines()[-2]
+    assert '--resume' in last_line and '--overwrite' in last_line
+    assert (work_dir / 'iter_2.pth').read_bytes() == b'previous run'
+
+
+def test_two_process_gloo_ddp_run_completes_and_checkpoint_loads(
+        coco, tmp_path):
+    work_dir = tmp_path / 'ddp'
+    result = subprocess.run(
+        [sys.executable, '-m', 'torch.distributed.run', '--nproc_per_node',
+         '2', '--master_port', '29533', 'tools/train.py', CONFIG,
+         '--work-dir', str(work_dir), '--launcher', 'pytorch',
+         *small_run(coco, 4)],
+        cwd=REPO, capture_output=True, text=True,
+        env=dict(os.environ, OMP_NUM_THREADS='1'))
+    assert result.returncode == 0, result.stderr[-3000:]
+    log = next(work_dir.glob('*/*.log')).read_text()
+    assert 'Distributed training: True' in log and 'GPU number: 2' in log
+    checkpoint = final_state(work_dir)
+    assert checkpoint['meta']['iter'] == 4
+    # Saved without the DDP wrapper's "module." prefix: loads into a model.
+    assert any(k.startswith('backbone.patch_embed')
+               for k in checkpoint['state_dict'])
+    tool('tools/test.py', CONFIG, str(work_dir / 'iter_4.pth'), '--work-dir',
+         str(tmp_path / 'ddp_test'), *small_run(coco, 4))
