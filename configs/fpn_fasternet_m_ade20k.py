@@ -1,0 +1,8 @@
+_base_ = [
+    './_base_/fpn_fasternet_ade20k.py', './_base_/fasternet_pretrained.py'
+]
+model = dict(
+    backbone=dict(
+        arch='m',
+        init_cfg=dict(checkpoint={{_base_.fasternet_checkpoints.m}})),
+    neck=dict(in_channels=[144, 288, 576, 1152]))

@@ -1,0 +1,9 @@
+_base_ = [
+    './_base_/upernet_fasternet_ade20k.py', './_base_/fasternet_pretrained.py'
+]
+model = dict(
+    backbone=dict(
+        arch='s',
+        init_cfg=dict(checkpoint={{_base_.fasternet_checkpoints.s}})),
+    decode_head=dict(in_channels=[128, 256, 512, 1024]),
+    auxiliary_head=dict(in_channels=512))

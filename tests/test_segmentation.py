@@ -1,0 +1,146 @@
+"""Segmentation configs, and the shared tools on generated ADE20K data."""
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+import pytest
+import torch
+from mmengine.config import Config
+from mmengine.structures import PixelData
+from mmseg.registry import MODELS
+from mmseg.structures import SegDataSample
+from mmseg.utils import register_all_modules
+
+import mmfasternet  # noqa: F401
+from mmfasternet.datasets import make_ade_dataset
+
+REPO = Path(__file__).parents[1]
+CONFIGS = REPO / 'configs'
+DEMO = 'configs/demo/fpn_fasternet_t0_synthetic.py'
+VARIANTS = ['t0', 't1', 't2', 's', 'm', 'l']
+EMBED = dict(t0=40, t1=64, t2=96, s=128, m=144, l=192)
+ALL = [f'{head}_fasternet_{v}_ade20k.py' for head in ('fpn', 'upernet')
+       for v in VARIANTS] + ['fpn_fasternet_s_cityscapes.py']
+
+register_all_modules(init_default_scope=False)
+
+
+def load(name: str) -> Config:
+    return Config.fromfile(str(CONFIGS / name))
+
+
+@pytest.mark.parametrize('name', ALL)
+def test_config_builds_with_recipe_and_tta(name):
+    cfg = load(name)
+    variant = name.split('_')[2]
+    channels = [EMBED[variant] * 2**i for i in range(4)]
+    model = cfg.model
+    assert model.backbone.type == 'FasterNet' and model.backbone.arch == \
+        variant
+    assert model.backbone.init_cfg.checkpoint.startswith(
+        f'checkpoints/fasternet_{variant}-')
+    if name.startswith('upernet'):
+        assert model.decode_head.in_channels == channels
+        assert model.auxiliary_head.in_channels == channels[2]
+        assert cfg.optim_wrapper.optimizer.lr == 6e-5
+        assert cfg.train_cfg.max_iters == 160000
+        assert cfg.train_dataloader.batch_size * 8 == \
+            cfg.auto_scale_lr.base_batch_size == 16
+    else:
+        assert model.neck.in_channels == channels
+        assert cfg.optim_wrapper.optimizer.lr == 2e-4
+    if name.endswith('ade20k.py') and name.startswith('fpn'):
+        assert cfg.train_cfg.max_iters == 40000
+        assert cfg.train_dataloader.batch_size * 8 == \
+            cfg.auto_scale_lr.base_batch_size == 32
+    if 'cityscapes' in name:
+        assert cfg.train_cfg.max_iters == 80000
+        assert cfg.crop_size == (512, 1024)
+    assert cfg.tta_model.type == 'SegTTAModel' and cfg.tta_pipeline
+    built = MODELS.build(cfg.model)
+    assert type(built.backbone).__name__ == 'FasterNet'
+
+
+@pytest.mark.parametrize('name', ['fpn_fasternet_t0_ade20k.py',
+                                  'upernet_fasternet_t0_ade20k.py'])
+def test_loss_and_predict_step_give_full_size_output(name):
+    torch.manual_seed(0)
+    cfg = load(name)
+    cfg.model.backbone.init_cfg = None
+    cfg.model.data_preprocessor.size = (64, 64)
+    model = MODELS.build(cfg.model)
+    model.init_weights()
+    samples = []
+    for _ in range(2):
+        sample = SegDataSample()
+        sample.gt_sem_seg = PixelData(
+            data=torch.randint(0, 150, (1, 64, 64)))
+        sample.set_metainfo(dict(img_shape=(64, 64), ori_shape=(64, 64),
+                                 pad_shape=(64, 64)))
+        samples.append(sample)
+    data = dict(inputs=[torch.randint(0, 255, (3, 64, 64)).float()
+                        for _ in range(2)], data_samples=samples)
+    model.train()
+    losses = model(**model.data_preprocessor(data, True), mode='loss')
+    total = sum(v for k, v in losses.items() if 'loss' in k)
+    assert torch.isfinite(total)
+    total.backward()
+    model.eval()
+    with torch.no_grad():
+        results = model(**model.data_preprocessor(data, False),
+                        mode='predict')
+    assert [tuple(r.pred_sem_seg.data.shape) for r in results] == [
+        (1, 64, 64)] * 2
+
+
+@pytest.fixture(scope='module')
+def ade(tmp_path_factory) -> str:
+    root = tmp_path_factory.mktemp('data') / 'ade'
+    return make_ade_dataset(str(root), num_train=8, num_val=3, size=256)
+
+
+def small_run(root: str, max_iters: int) -> list:
+    options = [f'train_cfg.max_iters={max_iters}',
+               f'train_cfg.val_interval={max_iters}',
+               f'default_hooks.checkpoint.interval={max_iters}',
+               'default_hooks.logger.interval=1',
+               'train_dataloader.batch_size=4']
+    for split in ('train', 'val', 'test'):
+        options += [f'{split}_dataloader.dataset.data_root={root}',
+                    f'{split}_dataloader.num_workers=0',
+                    f'{split}_dataloader.persistent_workers=False']
+    return ['--cfg-options'] + options
+
+
+def tool(*args) -> subprocess.CompletedProcess:
+    result = subprocess.run([sys.executable, *args], cwd=REPO,
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result
+
+
+def test_shared_tools_train_evaluate_and_tta_on_generated_ade(ade, tmp_path):
+    work_dir = tmp_path / 'work'
+    result = tool('tools/train.py', DEMO, '--work-dir', str(work_dir),
+                  *small_run(ade, 30))
+    records = [json.loads(line) for scalars in work_dir.glob(
+        '*/vis_data/scalars.json') for line in scalars.read_text().splitlines()]
+    losses = [r['loss'] for r in records if 'loss' in r]
+    assert len(losses) == 30 and sum(losses[-5:]) < sum(losses[:5])
+    assert any('mIoU' in r for r in records)
+    log = next(work_dir.glob('*/*.log')).read_text() + result.stdout
+    assert 'per class results' in log
+    for name in ('background', 'circle', 'square', 'triangle', 'star'):
+        assert re.search(rf'\|\s+{name}\s+\|\s+[\d.]+', log), name
+
+    out = tmp_path / 'tta_predictions'
+    tool('tools/test.py', DEMO, str(work_dir / 'iter_30.pth'), '--tta',
+         '--out', str(out), '--work-dir', str(tmp_path / 'test'),
+         *small_run(ade, 30))
+    predictions = sorted(out.glob('*.png'))
+    assert len(predictions) == 3
+    for path in predictions:
+        assert cv2.imread(str(path), cv2.IMREAD_UNCHANGED).shape == (256, 256)
