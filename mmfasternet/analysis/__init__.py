@@ -1,0 +1,1 @@
+"""FLOPs, speed and operator measurements (tools/analysis/ front ends)."""
