@@ -19,6 +19,8 @@
 #                        build mmcv's CUDA ops (set both; recent nvcc rejects
 #                        architectures below 7.5)
 #   MAX_JOBS             parallel compile jobs for mmcv (default: all cores)
+#   STACK_ONLY=1         install the stack but not mmfasternet itself (for
+#                        image layers built before the source is copied)
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -35,36 +37,45 @@ pin() {  # the line of requirements/stack.txt that names package $1
   echo "$line"
 }
 
-stamp="$venv/.mmfasternet-installed"
-wanted="$(cat "$pins" "$tests" "$root/setup.cfg" | sha256sum | cut -d' ' -f1)"
+stamp="$venv/.mmfasternet-stack"
+wanted="$(cat "$pins" "$tests" | sha256sum | cut -d' ' -f1)"
 wanted="$wanted ${TORCH_INDEX_URL:-} ${FORCE_CUDA:-} ${TORCH_CUDA_ARCH_LIST:-}"
-if [[ -f "$stamp" && "$(cat "$stamp")" == "$wanted" ]] &&
-  "$venv/bin/python" -c 'import mmfasternet, mmdet, mmseg, mmcv.ops' 2>/dev/null; then
-  echo "install.sh: $venv is up to date"
-  exit 0
-fi
-
-if [[ ! -x "$venv/bin/python" ]]; then
-  "${PYTHON:-python3}" -m venv "$venv"
-fi
 pip=("$venv/bin/python" -m pip install --disable-pip-version-check)
 
-torch_index=()
-[[ -n "${TORCH_INDEX_URL:-}" ]] && torch_index=(--index-url "$TORCH_INDEX_URL")
-"${pip[@]}" "${torch_index[@]}" "$(pin torch)"
-"${pip[@]}" -c "$pins" "$(pin setuptools)" "$(pin ninja)" wheel
+install_stack() {
+  if [[ ! -x "$venv/bin/python" ]]; then
+    "${PYTHON:-python3}" -m venv "$venv"
+  fi
+  local torch_index=()
+  [[ -n "${TORCH_INDEX_URL:-}" ]] && torch_index=(--index-url "$TORCH_INDEX_URL")
+  "${pip[@]}" "${torch_index[@]}" "$(pin torch)"
+  "${pip[@]}" -c "$pins" "$(pin setuptools)" "$(pin ninja)" wheel
 
-MMCV_WITH_OPS=1 MAX_JOBS="${MAX_JOBS:-$(nproc)}" \
-  "${pip[@]}" -c "$pins" --no-build-isolation "$(pin mmcv)"
+  MMCV_WITH_OPS=1 MAX_JOBS="${MAX_JOBS:-$(nproc)}" \
+    "${pip[@]}" -c "$pins" --no-build-isolation "$(pin mmcv)"
 
-rest=()
-while read -r line; do
-  rest+=("$line")
-done < <(grep -Ev '^(#|$|torch[=<>!~ ]|setuptools|ninja|mmcv[=<>!~ ])' "$pins")
-"${pip[@]}" -c "$pins" "${rest[@]}"
-"${pip[@]}" -c "$pins" -r "$tests"
-"${pip[@]}" -c "$pins" --no-build-isolation --no-deps -e "$root"
+  local rest=() line
+  while read -r line; do
+    rest+=("$line")
+  done < <(grep -Ev '^(#|$|torch[=<>!~ ]|setuptools|ninja|mmcv[=<>!~ ])' "$pins")
+  "${pip[@]}" -c "$pins" "${rest[@]}"
+  "${pip[@]}" -c "$pins" -r "$tests"
+  "$venv/bin/python" -c 'import mmdet, mmseg, mmcv.ops'
+  echo "$wanted" > "$stamp"
+}
 
-"$venv/bin/python" -c 'import mmfasternet, mmdet, mmseg, mmcv.ops'
-echo "$wanted" > "$stamp"
+if [[ -f "$stamp" && "$(cat "$stamp")" == "$wanted" ]] &&
+  "$venv/bin/python" -c 'import mmdet, mmseg, mmcv.ops' 2>/dev/null; then
+  echo "install.sh: the pinned stack in $venv is up to date"
+else
+  install_stack
+fi
+[[ -n "${STACK_ONLY:-}" ]] && exit 0
+
+# mmfasternet itself, editable, unless this checkout is already the one used.
+if ! (cd / && "$venv/bin/python" -c "import mmfasternet, os, sys
+sys.exit(os.path.dirname(os.path.dirname(mmfasternet.__file__)) != '$root')") \
+  2>/dev/null; then
+  "${pip[@]}" -c "$pins" --no-build-isolation --no-deps -e "$root"
+fi
 echo "install.sh: ready, activate with: source ${venv#"$root"/}/bin/activate"

@@ -1,0 +1,111 @@
+"""The Dockerfiles, checked without a Docker daemon (none runs here)."""
+import fnmatch
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).parents[1]
+DOCKERFILES = [REPO / 'docker' / 'Dockerfile',
+               REPO / 'docker' / 'Dockerfile.cpu']
+PINNED = [line.split('=')[0].split('<')[0].split('>')[0]
+          for line in (REPO / 'requirements' / 'stack.txt').read_text()
+          .splitlines() if line and not line.startswith('#')]
+
+
+def instructions(path: Path) -> list:
+    """(INSTRUCTION, arguments) pairs, continuation lines joined."""
+    text = re.sub(r'\\\n', ' ', path.read_text())
+    result = []
+    for line in text.splitlines():
+        line = line.strip()
+        if line and not line.startswith('#'):
+            keyword, _, rest = line.partition(' ')
+            result.append((keyword.upper(), ' '.join(rest.split())))
+    return result
+
+
+def ignored(path: str) -> bool:
+    patterns = [p.strip() for p in (REPO / '.dockerignore').read_text()
+                .splitlines() if p.strip() and not p.startswith('#')]
+    return any(fnmatch.fnmatch(path, p) or path.startswith(p.rstrip('/') +
+                                                           '/')
+               for p in patterns)
+
+
+@pytest.mark.parametrize('dockerfile', DOCKERFILES, ids=lambda p: p.name)
+def test_stack_comes_from_install_script_before_the_source(dockerfile):
+    steps = instructions(dockerfile)
+    runs = [i for i, (k, a) in enumerate(steps) if k == 'RUN']
+    stack = [i for i in runs if 'STACK_ONLY=1 bash scripts/install.sh'
+             in steps[i][1]]
+    source = [i for i, (k, a) in enumerate(steps)
+              if k == 'COPY' and a.split()[-2:] == ['.', '.']]
+    assert len(stack) == 1 and len(source) == 1
+    assert stack[0] < source[0]
+    copies_before = [steps[i][1] for i in range(stack[0])
+                     if steps[i][0] == 'COPY']
+    assert any('requirements/' in c for c in copies_before)
+    assert any('scripts/install.sh' in c for c in copies_before)
+    assert any('bash scripts/install.sh' == steps[i][1] for i in runs
+               if i > source[0])
+    # No second list of versions: nothing pinned is pip-installed directly.
+    for i in runs:
+        for package in PINNED:
+            assert not re.search(rf'pip3? install[^&]*\b{package}\b',
+                                 steps[i][1]), steps[i][1]
+
+
+@pytest.mark.parametrize('dockerfile', DOCKERFILES, ids=lambda p: p.name)
+def test_runs_as_non_root_and_defaults_to_the_demo(dockerfile):
+    steps = instructions(dockerfile)
+    users = [a for k, a in steps if k == 'USER']
+    assert users and users[-1] not in ('root', '0')
+    assert steps[-1] == ('CMD', '["bash", "scripts/demo.sh"]')
+
+
+@pytest.mark.parametrize('dockerfile', DOCKERFILES, ids=lambda p: p.name)
+def test_copies_only_what_dockerignore_allows(dockerfile):
+    for keyword, args in instructions(dockerfile):
+        if keyword != 'COPY':
+            continue
+        sources = [a for a in args.split()[:-1] if not a.startswith('--')]
+        for source in sources:
+            if source == '.':
+                continue
+            assert (REPO / source).exists(), source
+            assert not ignored(source), source
+    for path in ('.venv', 'data', 'work_dirs', '.git', 'checkpoints'):
+        assert ignored(path), path
+    for path in ('mmfasternet', 'configs', 'tools', 'scripts/install.sh',
+                 'requirements/stack.txt'):
+        assert not ignored(path), path
+
+
+def test_cuda_image_builds_ops_for_listed_architectures_from_7_5():
+    text = DOCKERFILES[0].read_text()
+    arch_list = re.search(r'ARG TORCH_CUDA_ARCH_LIST="([^"]+)"', text)
+    assert arch_list
+    archs = [float(a.split('+')[0]) for a in arch_list.group(1).split(';')]
+    assert min(archs) >= 7.5 and {8.0, 8.6, 9.0} <= set(archs)
+    assert 'FORCE_CUDA=1' in text
+    assert 'TORCH_CUDA_ARCH_LIST=${TORCH_CUDA_ARCH_LIST}' in text
+
+
+def test_cpu_image_takes_the_cpu_torch_build():
+    text = DOCKERFILES[1].read_text()
+    assert re.search(r'ARG TORCH_INDEX_URL=\S+/cpu', text)
+
+
+@pytest.mark.parametrize('dockerfile', DOCKERFILES, ids=lambda p: p.name)
+def test_hadolint_passes(dockerfile):
+    hadolint = shutil.which('hadolint') or shutil.which(
+        'hadolint', path=str(Path(sys.executable).parent))
+    if hadolint is None:
+        pytest.skip('hadolint not installed (scripts/install.sh installs it)')
+    result = subprocess.run([hadolint, str(dockerfile)], capture_output=True,
+                            text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
