@@ -62,7 +62,17 @@ class BenchmarkResult:
     min_ms: float
     images_per_s: float
     achieved_gflops: float
+    # Backbone runs: relative error of the outputs against the fp32
+    # training form of the same config on the same input.
+    rel_error_vs_fp32: Optional[float] = None
     times_ms: List[float] = field(repr=False, default_factory=list)
+
+
+def _relative_error(outputs, reference) -> float:
+    """Largest ||a - b|| / ||b|| over the feature maps of two backbone runs.
+    """
+    return max(((a.float() - b.float()).norm() / b.float().norm()).item()
+               for a, b in zip(outputs, reference))
 
 
 def _runner(spec: BenchmarkSpec, device: str, batch: int,
@@ -115,15 +125,27 @@ def run_benchmark(specs: Sequence[BenchmarkSpec],
     """
     if device.startswith('cuda') and not torch.cuda.is_available():
         raise ValueError('--device cuda: this machine has no CUDA device.')
-    runners, sizes, shapes = [], [], []
+    runners, sizes, shapes, errors = [], [], [], []
+    references: Dict[str, object] = {}
     for spec in specs:
         cfg_shape = shape or default_shape(load_any_config(spec.config))
+        torch.manual_seed(0)  # same weights and input for every form
         run_once, size = _runner(spec, device, batch, cfg_shape)
         runners.append(run_once)
         sizes.append(size)
         shapes.append(cfg_shape)
         for _ in range(warmup):
-            run_once()
+            outputs = run_once()
+        error = None
+        if spec.backbone_only:
+            if spec.config not in references:
+                torch.manual_seed(0)
+                reference = _runner(
+                    BenchmarkSpec(spec.config, backbone_only=True), device,
+                    batch, cfg_shape)[0]()
+                references[spec.config] = reference
+            error = _relative_error(outputs, references[spec.config])
+        errors.append(error)
         log(f'ready: {spec.name()}')
     times: Dict[int, List[float]] = {i: [] for i in range(len(specs))}
     for round_index in range(repeat):
@@ -151,7 +173,7 @@ def run_benchmark(specs: Sequence[BenchmarkSpec],
             median_ms=median, p25_ms=quartiles[0], p75_ms=quartiles[2],
             min_ms=ms[0], images_per_s=batch * 1e3 / median,
             achieved_gflops=sizes[i]['flops'] / median / 1e6,
-            times_ms=times[i]))
+            rel_error_vs_fp32=errors[i], times_ms=times[i]))
     return results
 
 
@@ -173,12 +195,14 @@ def write_results(results: Sequence[BenchmarkResult], path: str) -> None:
 def format_results(results: Sequence[BenchmarkResult]) -> str:
     base = results[0].median_ms
     lines = [f'{"model":<58}{"GFLOPs":>8}{"median ms":>11}{"IQR ms":>14}'
-             f'{"img/s":>8}{"GFLOP/s":>9}{"x first":>9}']
+             f'{"img/s":>8}{"GFLOP/s":>9}{"x first":>9}{"rel.err":>9}']
     for r in results:
+        error = '' if r.rel_error_vs_fp32 is None \
+            else f'{r.rel_error_vs_fp32:.1e}'
         lines.append(
             f'{r.name:<58}{r.flops / 1e9:>8.1f}{r.median_ms:>11.1f}'
             f'{f"{r.p25_ms:.0f}-{r.p75_ms:.0f}":>14}{r.images_per_s:>8.2f}'
-            f'{r.achieved_gflops:>9.1f}{base / r.median_ms:>9.2f}')
+            f'{r.achieved_gflops:>9.1f}{base / r.median_ms:>9.2f}{error:>9}')
     return '\n'.join(lines)
 
 

@@ -24,7 +24,11 @@ def main() -> None:
     parser.add_argument('--dtype', choices=['fp32', 'fp16', 'bf16'],
                         nargs='+', default=['fp32'],
                         help='one or more: each is timed as its own entry')
-    parser.add_argument('--channels-last', action='store_true')
+    parser.add_argument('--channels-last', action='store_true',
+                        help='channels-last memory format for every entry')
+    parser.add_argument('--layouts', nargs='+', choices=['nchw',
+                                                         'channels_last'],
+                        help='time each entry in each of these layouts')
     parser.add_argument('--deploy', action='store_true',
                         help='also time the inference form (switch_to_deploy)'
                         ' of backbones that have one')
@@ -34,13 +38,16 @@ def main() -> None:
     parser.add_argument('--out', help='results file, .csv or .json')
     parser.add_argument('--plot', help='PNG of latency vs FLOPs and FLOP/s')
     args = parser.parse_args()
+    layouts = args.layouts or (['channels_last'] if args.channels_last
+                               else ['nchw'])
     specs = []
     for config in args.configs:
-        for dtype in args.dtype:
-            forms = [False, True] if args.deploy and 'fasternet' in \
-                config.lower() else [False]
-            specs += [BenchmarkSpec(config, args.backbone_only, deploy, dtype,
-                                    args.channels_last) for deploy in forms]
+        forms = [False, True] if args.deploy and 'fasternet' in \
+            config.lower() else [False]
+        specs += [BenchmarkSpec(config, args.backbone_only, deploy, dtype,
+                                layout == 'channels_last')
+                  for dtype in args.dtype for layout in layouts
+                  for deploy in forms]
     results = run_benchmark(specs, args.device, args.batch,
                             tuple(args.shape) if args.shape else None,
                             args.repeat, args.warmup)
