@@ -63,6 +63,18 @@ def test_pretrained_folder_comes_from_one_environment_variable(monkeypatch):
         '/weights/fasternet_s-epoch.299-val_acc1.81.2840.pth')
 
 
+@pytest.mark.parametrize('detector', ['maskrcnn', 'retinanet'])
+def test_coco_root_comes_from_one_environment_variable(detector, monkeypatch):
+    monkeypatch.setenv('COCO_ROOT', '/data/coco2017/')
+    cfg = load(f'{detector}_fasternet_s_coco.py')
+    for split in ('train', 'val', 'test'):
+        assert cfg[f'{split}_dataloader'].dataset.data_root == (
+            '/data/coco2017/')
+    for split in ('val', 'test'):
+        assert cfg[f'{split}_evaluator'].ann_file == (
+            '/data/coco2017/annotations/instances_val2017.json')
+
+
 @pytest.mark.parametrize('name', ['maskrcnn_fasternet_t0_coco.py',
                                   'retinanet_fasternet_t0_coco.py'])
 def test_loss_and_predict_step(name):

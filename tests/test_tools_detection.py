@@ -1,5 +1,6 @@
 """tools/train.py and tools/test.py on generated COCO data, end to end:
-training, evaluation, pictures, exact resume after a kill, CPU DDP."""
+training, evaluation, pictures, exact resume after a kill, CPU DDP, mmdet's
+own train.py, inputs refused before set-up."""
 import json
 import os
 import signal
@@ -8,11 +9,14 @@ import sys
 import time
 from pathlib import Path
 
+import mmdet
 import pytest
 import torch
 from mmengine.runner.checkpoint import _load_checkpoint
 
 from mmfasternet.datasets import make_coco_dataset
+from mmfasternet.engine.preflight import InputError
+from mmfasternet.engine.runner import prepare_training
 
 REPO = Path(__file__).parents[1]
 CONFIG = 'configs/demo/maskrcnn_fasternet_t0_synthetic.py'
@@ -177,12 +181,11 @@ def test_two_process_gloo_ddp_run_completes_and_checkpoint_loads(
         coco, tmp_path):
     work_dir = tmp_path / 'ddp'
     result = subprocess.run(
-        [sys.executable, '-m', 'torch.distributed.run', '--nproc_per_node',
-         '2', '--master_port', '29533', 'tools/train.py', CONFIG,
-         '--work-dir', str(work_dir), '--launcher', 'pytorch',
-         *small_run(coco, 4)],
+        ['bash', 'tools/dist_train.sh', CONFIG, '2', '--work-dir',
+         str(work_dir), *small_run(coco, 4)],
         cwd=REPO, capture_output=True, text=True,
-        env=dict(os.environ, OMP_NUM_THREADS='1'))
+        env=dict(os.environ, OMP_NUM_THREADS='1', PORT='29533',
+                 PYTHON=sys.executable))
     assert result.returncode == 0, result.stderr[-3000:]
     log = next(work_dir.glob('*/*.log')).read_text()
     assert 'Distributed training: True' in log and 'GPU number: 2' in log
@@ -193,3 +196,38 @@ def test_two_process_gloo_ddp_run_completes_and_checkpoint_loads(
                for k in checkpoint['state_dict'])
     tool('tools/test.py', CONFIG, str(work_dir / 'iter_4.pth'), '--work-dir',
          str(tmp_path / 'ddp_test'), *small_run(coco, 4))
+
+
+def test_stock_mmdet_train_tool_runs_the_config_through_custom_imports(
+        coco, tmp_path):
+    mmdet_train = Path(mmdet.__file__).parent / '.mim' / 'tools' / 'train.py'
+    work_dir = tmp_path / 'stock'
+    tool(str(mmdet_train), CONFIG, '--work-dir', str(work_dir),
+         *small_run(coco, 2))
+    assert final_state(work_dir)['meta']['iter'] == 2
+    assert logged(work_dir, 'coco/segm_mAP')
+
+
+def test_missing_pretrained_checkpoint_stops_before_set_up(
+        tmp_path, monkeypatch):
+    monkeypatch.setenv('FASTERNET_PRETRAINED', f'{tmp_path}/weights')
+    with pytest.raises(InputError, match=rf'{tmp_path}/weights/fasternet_t0-'
+                       r'epoch.*init_cfg\.checkpoint.*init_cfg=None'):
+        prepare_training('configs/maskrcnn_fasternet_t0_coco.py',
+                         work_dir=str(tmp_path))
+
+
+def test_absent_coco_names_where_it_looked_and_how_to_point_at_it(
+        tmp_path, monkeypatch):
+    monkeypatch.setenv('COCO_ROOT', f'{tmp_path}/no_coco/')
+    with pytest.raises(InputError, match=rf'{tmp_path}/no_coco/ does not '
+                       r'exist.*data_root=PATH.*COCO_ROOT.*demo\.sh'):
+        prepare_training('configs/retinanet_fasternet_t0_coco.py',
+                         work_dir=str(tmp_path),
+                         cfg_options={'model.backbone.init_cfg': None})
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason='CPU-only behaviour')
+def test_amp_without_gpu_is_refused_with_a_message(coco, tmp_path):
+    with pytest.raises(InputError, match='--amp: .*needs a GPU'):
+        prepare_training(CONFIG, work_dir=str(tmp_path), amp=True)

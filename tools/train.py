@@ -3,8 +3,9 @@
 Flags and their meaning follow mmdet's and mmseg's tools/train.py; the
 config's default_scope picks the library. Additions: inputs are checked
 before anything is built, CPU-only machines can train with torchrun
-(--launcher pytorch, gloo), --amp uses bf16 on CPU, resume is exact, and a
-work dir that holds checkpoints is never overwritten without --overwrite.
+(--launcher pytorch, gloo), --amp says at once that it needs a GPU, resume
+is exact, and a work dir that holds checkpoints is never overwritten without
+--overwrite.
 """
 import argparse
 import os
@@ -21,7 +22,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--work-dir', help='the dir to save logs and models')
     parser.add_argument(
         '--amp', action='store_true',
-        help='mixed precision: fp16 on CUDA, bf16 autocast on CPU')
+        help='fp16 mixed precision with dynamic loss scaling (needs a GPU)')
     parser.add_argument(
         '--auto-scale-lr', action='store_true',
         help='scale the LR by the actual total batch over the config\'s '

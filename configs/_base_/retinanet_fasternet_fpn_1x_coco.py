@@ -13,3 +13,11 @@ model = dict(
 optim_wrapper = dict(
     optimizer=dict(_delete_=True, type='AdamW', lr=2e-4, weight_decay=1e-4))
 auto_scale_lr = dict(enable=False, base_batch_size=16)
+
+# COCO 2017 in mmdet's layout under $COCO_ROOT (default data/coco/).
+data_root = '{{$COCO_ROOT:data/coco/}}'
+train_dataloader = dict(dataset=dict(data_root=data_root))
+val_dataloader = dict(dataset=dict(data_root=data_root))
+test_dataloader = val_dataloader
+val_evaluator = dict(ann_file=data_root + 'annotations/instances_val2017.json')
+test_evaluator = val_evaluator

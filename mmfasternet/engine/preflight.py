@@ -197,6 +197,9 @@ def _check_segmentation_pairs(option: str, image_dir: str, label_dir: str,
 def check_datasets(cfg: Config, splits: Tuple[str, ...] = (
         'train_dataloader', 'val_dataloader', 'test_dataloader')) -> None:
     """Data root, annotation files and images of the given splits exist."""
+    # The COCO configs (configs/_base_/*_coco.py) read their root from here.
+    variable = (' or set COCO_ROOT=PATH/ (the COCO configs read it)'
+                if cfg.get('default_scope') == 'mmdet' else '')
     for option, dataset in _datasets(cfg):
         if option.split('.')[0] not in splits:
             continue
@@ -205,8 +208,8 @@ def check_datasets(cfg: Config, splits: Tuple[str, ...] = (
             raise InputError(
                 f'dataset root {root} does not exist ({option}.data_root). '
                 f'Put the data set there as the README describes, pass '
-                f'--cfg-options {option}.data_root=PATH, or run the offline '
-                f'demo: bash scripts/demo.sh')
+                f'--cfg-options {option}.data_root=PATH{variable}, or run '
+                f'the offline demo: bash scripts/demo.sh')
         prefix = dataset.get('data_prefix') or {}
         ann_file = dataset.get('ann_file')
         if ann_file:

@@ -82,17 +82,17 @@ def _replace_sync_bn(node) -> None:
             _replace_sync_bn(value)
 
 
-def setup_amp(cfg: Config) -> None:
-    """``--amp``: fp16 with loss scaling on CUDA; bf16 autocast on CPU."""
-    if torch.cuda.is_available():
-        cfg.optim_wrapper.type = 'AmpOptimWrapper'
-        cfg.optim_wrapper.loss_scale = 'dynamic'
-        return
-    # fp16 loss scaling needs CUDA; bf16 needs no scaling and CPUs with
-    # AVX-512 BF16 or AMX run it natively.
+def setup_amp(cfg: Config, config: str) -> None:
+    """``--amp``: fp16 with dynamic loss scaling, as mmdet's and mmseg's
+    tools set it up; it needs a GPU."""
+    if not torch.cuda.is_available():
+        # mmengine's AmpOptimWrapper asserts a GPU, and CPU bf16 autocast
+        # stops in mmcv's CPU ops (nms, roi_align take float32 only).
+        raise InputError(
+            f'--amp: mixed precision needs a GPU and this machine has none. '
+            f'Train {config} without --amp (full precision) on CPUs.')
     cfg.optim_wrapper.type = 'AmpOptimWrapper'
-    cfg.optim_wrapper.dtype = 'bfloat16'
-    cfg.optim_wrapper.pop('loss_scale', None)
+    cfg.optim_wrapper.loss_scale = 'dynamic'
 
 
 def build_runner(cfg: Config) -> Runner:
@@ -114,7 +114,7 @@ def prepare_training(config: str,
     cfg = load_config(config, cfg_options)
     cfg.work_dir = default_work_dir(cfg, config, work_dir)
     if amp:
-        setup_amp(cfg)
+        setup_amp(cfg, config)
     if auto_scale_lr:
         if 'base_batch_size' not in cfg.get('auto_scale_lr', {}):
             raise InputError(

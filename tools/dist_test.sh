@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Evaluate on N processes: tools/dist_test.sh CONFIG CHECKPOINT N [test.py flags]
+# GPUs when there are some; without CUDA, N CPU processes with gloo.
+set -euo pipefail
+if [[ $# -lt 3 ]]; then
+  echo "usage: $0 CONFIG CHECKPOINT NUM_PROCESSES [tools/test.py flags]" >&2
+  exit 2
+fi
+config=$1
+checkpoint=$2
+procs=$3
+shift 3
+exec "${PYTHON:-python}" -m torch.distributed.run \
+  --nnodes="${NNODES:-1}" --node_rank="${NODE_RANK:-0}" \
+  --master_addr="${MASTER_ADDR:-127.0.0.1}" --master_port="${PORT:-29500}" \
+  --nproc_per_node="$procs" \
+  "$(dirname "$0")/test.py" "$config" "$checkpoint" --launcher pytorch "$@"
