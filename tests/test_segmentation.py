@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 import cv2
+import mmseg
 import pytest
 import torch
 from mmengine.config import Config
@@ -33,7 +34,8 @@ def load(name: str) -> Config:
 
 
 @pytest.mark.parametrize('name', ALL)
-def test_config_builds_with_recipe_and_tta(name):
+def test_config_builds_with_recipe_and_tta(name, monkeypatch):
+    monkeypatch.delenv('FASTERNET_PRETRAINED', raising=False)
     cfg = load(name)
     variant = name.split('_')[2]
     channels = [EMBED[variant] * 2**i for i in range(4)]
@@ -96,6 +98,15 @@ def test_loss_and_predict_step_give_full_size_output(name):
         (1, 64, 64)] * 2
 
 
+def test_missing_pretrained_checkpoint_is_named_in_the_error(monkeypatch):
+    monkeypatch.setenv('FASTERNET_PRETRAINED', '/nonexistent/weights')
+    cfg = load('upernet_fasternet_m_ade20k.py')
+    model = MODELS.build(cfg.model)
+    with pytest.raises(FileNotFoundError, match='/nonexistent/weights/'
+                       'fasternet_m-epoch.291-val_acc1.82.9620.pth'):
+        model.init_weights()
+
+
 @pytest.fixture(scope='module')
 def ade(tmp_path_factory) -> str:
     root = tmp_path_factory.mktemp('data') / 'ade'
@@ -144,3 +155,13 @@ def test_shared_tools_train_evaluate_and_tta_on_generated_ade(ade, tmp_path):
     assert len(predictions) == 3
     for path in predictions:
         assert cv2.imread(str(path), cv2.IMREAD_UNCHANGED).shape == (256, 256)
+
+
+def test_demo_config_trains_with_mmseg_own_train_tool(ade, tmp_path):
+    mmseg_train = Path(mmseg.__file__).parent / '.mim/tools/train.py'
+    work_dir = tmp_path / 'work'
+    tool(str(mmseg_train), DEMO, '--work-dir', str(work_dir),
+         *small_run(ade, 2))
+    assert (work_dir / 'iter_2.pth').is_file()
+    log = next(work_dir.glob('*/*.log')).read_text()
+    assert re.search(r'Iter\(val\) \[3/3\].*mIoU: [\d.]+', log)

@@ -82,7 +82,10 @@ param_scheduler = [
          end=max_iters)
 ]
 auto_scale_lr = dict(base_batch_size=8)
+# With --show-dir, a picture (label left, prediction right) of every 5th
+# validation image; mmseg's default, every 50th, would give one.
 default_hooks = dict(
     logger=dict(interval=50),
-    checkpoint=dict(interval=400, max_keep_ckpts=2))
+    checkpoint=dict(interval=400, max_keep_ckpts=2),
+    visualization=dict(interval=5))
 randomness = dict(seed=0)
