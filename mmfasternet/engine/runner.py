@@ -87,7 +87,7 @@ def setup_amp(cfg: Config, config: str) -> None:
     tools set it up; it needs a GPU."""
     if not torch.cuda.is_available():
         # mmengine's AmpOptimWrapper asserts a GPU, and CPU bf16 autocast
-        # stops in mmcv's CPU ops (nms, roi_align take float32 only).
+        # stops in mmcv's CPU nms, which takes float32 only.
         raise InputError(
             f'--amp: mixed precision needs a GPU and this machine has none. '
             f'Train {config} without --amp (full precision) on CPUs.')
