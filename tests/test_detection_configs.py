@@ -83,8 +83,9 @@ def test_loss_and_predict_step(name):
     cfg.model.backbone.init_cfg = None
     model = build(cfg)
     model.init_weights()
-    packed = demo_mm_inputs(2, [[3, 128, 160], [3, 128, 160]], num_items=[3, 2],
-                            num_classes=80, with_mask='mask' in name)
+    packed = demo_mm_inputs(2, [[3, 128, 160], [3, 128, 160]],
+                            num_items=[3, 2], num_classes=80,
+                            with_mask='mask' in name)
     data = model.data_preprocessor(packed, True)
     model.train()
     losses = model(**data, mode='loss')

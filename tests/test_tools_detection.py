@@ -31,7 +31,8 @@ def coco(tmp_path_factory) -> str:
 def small_run(root: str, max_iters: int, interval: int = 2) -> list:
     """--cfg-options that point the demo config at ``root`` and shrink it."""
     options = [
-        f'train_cfg.max_iters={max_iters}', f'train_cfg.val_interval={max_iters}',
+        f'train_cfg.max_iters={max_iters}',
+        f'train_cfg.val_interval={max_iters}',
         f'default_hooks.checkpoint.interval={interval}',
         'default_hooks.checkpoint.max_keep_ckpts=-1',
         'default_hooks.logger.interval=1', 'train_dataloader.batch_size=2',
