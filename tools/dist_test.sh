@@ -10,8 +10,5 @@ config=$1
 checkpoint=$2
 procs=$3
 shift 3
-exec "${PYTHON:-python}" -m torch.distributed.run \
-  --nnodes="${NNODES:-1}" --node_rank="${NODE_RANK:-0}" \
-  --master_addr="${MASTER_ADDR:-127.0.0.1}" --master_port="${PORT:-29500}" \
-  --nproc_per_node="$procs" \
-  "$(dirname "$0")/test.py" "$config" "$checkpoint" --launcher pytorch "$@"
+exec "$(dirname "$0")/dist_launch.sh" test.py "$procs" "$config" \
+  "$checkpoint" "$@"

@@ -10,8 +10,4 @@ fi
 config=$1
 procs=$2
 shift 2
-exec "${PYTHON:-python}" -m torch.distributed.run \
-  --nnodes="${NNODES:-1}" --node_rank="${NODE_RANK:-0}" \
-  --master_addr="${MASTER_ADDR:-127.0.0.1}" --master_port="${PORT:-29500}" \
-  --nproc_per_node="$procs" \
-  "$(dirname "$0")/train.py" "$config" --launcher pytorch "$@"
+exec "$(dirname "$0")/dist_launch.sh" train.py "$procs" "$config" "$@"

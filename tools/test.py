@@ -7,10 +7,9 @@ makes evaluation fail, the error names it and the results of the images
 before it are kept in the work dir.
 """
 import argparse
-import os
 
-from mmengine.config import DictAction
-
+from mmfasternet.engine.cli import (add_runner_arguments,
+                                    parse_runner_arguments)
 from mmfasternet.engine.errors import run_cli
 from mmfasternet.engine.runner import build_runner, prepare_testing
 
@@ -30,16 +29,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--tta', action='store_true',
                         help='test-time augmentation (tta_model, '
                         'tta_pipeline of the config)')
-    parser.add_argument(
-        '--cfg-options', nargs='+', action=DictAction,
-        help='override config settings, key=value (keys are checked)')
-    parser.add_argument(
-        '--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
-        default='none', help='job launcher')
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    args = parser.parse_args()
-    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
-    return args
+    add_runner_arguments(parser)
+    return parse_runner_arguments(parser)
 
 
 def main() -> None:

@@ -8,10 +8,9 @@ is exact, and a work dir that holds checkpoints is never overwritten without
 --overwrite.
 """
 import argparse
-import os
 
-from mmengine.config import DictAction
-
+from mmfasternet.engine.cli import (add_runner_arguments,
+                                    parse_runner_arguments)
 from mmfasternet.engine.errors import run_cli
 from mmfasternet.engine.runner import build_runner, prepare_training
 
@@ -34,16 +33,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument(
         '--overwrite', action='store_true',
         help='start over in a work dir that already holds checkpoints')
-    parser.add_argument(
-        '--cfg-options', nargs='+', action=DictAction,
-        help='override config settings, key=value (keys are checked)')
-    parser.add_argument(
-        '--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
-        default='none', help='job launcher')
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    args = parser.parse_args()
-    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
-    return args
+    add_runner_arguments(parser)
+    return parse_runner_arguments(parser)
 
 
 def main() -> None:
