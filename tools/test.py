@@ -11,6 +11,7 @@ import argparse
 from mmfasternet.engine.cli import (add_runner_arguments,
                                     parse_runner_arguments)
 from mmfasternet.engine.errors import run_cli
+from mmfasternet.engine.fast_test import apply_fast_test_options
 from mmfasternet.engine.runner import build_runner, prepare_testing
 
 
@@ -29,6 +30,11 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--tta', action='store_true',
                         help='test-time augmentation (tta_model, '
                         'tta_pipeline of the config)')
+    parser.add_argument('--amp', action='store_true',
+                        help='inference under autocast: bf16 on CPU, fp16 '
+                        'on CUDA')
+    parser.add_argument('--compile', action='store_true',
+                        help='torch.compile the backbone and neck')
     add_runner_arguments(parser)
     return parse_runner_arguments(parser)
 
@@ -39,6 +45,7 @@ def main() -> None:
         args.config, args.checkpoint, work_dir=args.work_dir, out=args.out,
         show=args.show, show_dir=args.show_dir, tta=args.tta,
         cfg_options=args.cfg_options, launcher=args.launcher)
+    apply_fast_test_options(cfg, amp=args.amp, compile=args.compile)
     build_runner(cfg).test()
 
 

@@ -30,6 +30,38 @@ def fuse_conv_bn(conv: nn.Conv2d, norm: nn.Module) -> nn.Conv2d:
     return fuse_conv_bn_eval(conv.eval(), norm.eval())
 
 
+def _norm_or_identity(norm_cfg: dict, channels: int,
+                      deploy: bool) -> nn.Module:
+    """The norm after a conv, or nothing in the inference form, where it is
+    folded into the conv."""
+    return nn.Identity() if deploy else build_norm_layer(norm_cfg,
+                                                         channels)[1]
+
+
+def is_fused_state_dict(state_dict: dict) -> bool:
+    """Whether backbone tensors (no prefix) are in the folded inference form:
+    the patch embedding's conv carries a bias and no norm follows it."""
+    return 'patch_embed.proj.bias' in state_dict and not any(
+        k.startswith('patch_embed.norm.') for k in state_dict)
+
+
+def check_fused_form(state_dict: dict, deploy: bool, filename: str) -> None:
+    """Stop with one line when a checkpoint's form (folded or not) does not
+    match the backbone's ``deploy`` setting."""
+    fused = is_fused_state_dict(state_dict)
+    if fused and not deploy:
+        raise ValueError(
+            f'{filename} holds a fused (deploy-form) FasterNet: build the '
+            f'backbone with deploy=True (--cfg-options '
+            f'model.backbone.deploy=True) to load it.')
+    if deploy and not fused:
+        raise ValueError(
+            f'{filename} holds a FasterNet in training form, but the '
+            f'backbone is built with deploy=True: fold it first with '
+            f'tools/model_converters/reparameterize_model.py, or build with '
+            f'deploy=False and call switch_to_deploy().')
+
+
 class PartialConv3x3(nn.Module):
     """3x3 conv on the first ``channels // n_div`` channels only.
 
@@ -39,15 +71,18 @@ class PartialConv3x3(nn.Module):
     Args:
         channels (int): Input and output channels.
         n_div (int): The conv sees ``channels // n_div`` channels. Default 4.
+        deploy (bool): Take the inference path (copy once, overwrite the
+            convolved part) instead of split-and-concatenate. Default False.
     """
 
-    def __init__(self, channels: int, n_div: int = 4) -> None:
+    def __init__(self, channels: int, n_div: int = 4,
+                 deploy: bool = False) -> None:
         super().__init__()
         self.conv_channels = channels // n_div
         self.untouched_channels = channels - self.conv_channels
         self.partial_conv3 = nn.Conv2d(
             self.conv_channels, self.conv_channels, 3, 1, 1, bias=False)
-        self.deploy = False
+        self.deploy = deploy
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.deploy:
@@ -75,16 +110,20 @@ class FasterNetBlock(nn.Module):
         drop_path (float): Stochastic depth rate of this block.
         norm_cfg (dict): Norm after the first 1x1 conv.
         act_cfg (dict): Activation of the MLP.
+        deploy (bool): Build the inference form: the first 1x1 conv carries
+            a bias and no norm follows it (the BatchNorm is folded in).
+            Default False.
     """
 
     def __init__(self, channels: int, n_div: int, mlp_ratio: float,
-                 drop_path: float, norm_cfg: dict, act_cfg: dict) -> None:
+                 drop_path: float, norm_cfg: dict, act_cfg: dict,
+                 deploy: bool = False) -> None:
         super().__init__()
         hidden_channels = int(channels * mlp_ratio)
-        self.spatial_mixing = PartialConv3x3(channels, n_div)
+        self.spatial_mixing = PartialConv3x3(channels, n_div, deploy)
         self.mlp = nn.Sequential(
-            nn.Conv2d(channels, hidden_channels, 1, bias=False),
-            build_norm_layer(norm_cfg, hidden_channels)[1],
+            nn.Conv2d(channels, hidden_channels, 1, bias=deploy),
+            _norm_or_identity(norm_cfg, hidden_channels, deploy),
             build_activation_layer(act_cfg),
             nn.Conv2d(hidden_channels, channels, 1, bias=False),
         )
@@ -121,11 +160,11 @@ class PatchEmbed(nn.Module):
     """Non-overlapping ``patch_size`` conv without bias, then a norm."""
 
     def __init__(self, in_channels: int, out_channels: int, patch_size: int,
-                 norm_cfg: dict) -> None:
+                 norm_cfg: dict, deploy: bool = False) -> None:
         super().__init__()
         self.proj = nn.Conv2d(
-            in_channels, out_channels, patch_size, patch_size, bias=False)
-        self.norm = build_norm_layer(norm_cfg, out_channels)[1]
+            in_channels, out_channels, patch_size, patch_size, bias=deploy)
+        self.norm = _norm_or_identity(norm_cfg, out_channels, deploy)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.norm(self.proj(x))
@@ -141,11 +180,11 @@ class PatchMerging(nn.Module):
     """
 
     def __init__(self, in_channels: int, patch_size: int,
-                 norm_cfg: dict) -> None:
+                 norm_cfg: dict, deploy: bool = False) -> None:
         super().__init__()
         self.reduction = nn.Conv2d(
-            in_channels, 2 * in_channels, patch_size, patch_size, bias=False)
-        self.norm = build_norm_layer(norm_cfg, 2 * in_channels)[1]
+            in_channels, 2 * in_channels, patch_size, patch_size, bias=deploy)
+        self.norm = _norm_or_identity(norm_cfg, 2 * in_channels, deploy)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.norm(self.reduction(x))
@@ -184,6 +223,17 @@ class FasterNet(BaseModule):
             (GELU for t0 and t1, ReLU otherwise). Default None.
         drop_path_rate (float, optional): Stochastic depth rate of the last
             block; None takes the variant's ImageNet value. Default None.
+        deploy (bool): Build the inference form directly, as mmpretrain's
+            MobileOne and RepVGG do: every BatchNorm that follows a conv
+            (patch embedding, merging, first 1x1 conv of each MLP) is absent
+            and the conv carries the folded bias, so a state dict saved after
+            :meth:`switch_to_deploy` (or by
+            ``tools/model_converters/reparameterize_model.py``) loads strictly.
+            The output norms ``norm{0,2,4,6}`` stay. Default False.
+        channels_last (bool): Keep weights and activations in channels-last
+            memory format (the input is converted on entry), where PyTorch's
+            CPU and CUDA convolutions are fastest. Same values; independent
+            of ``deploy``. Default False.
         init_cfg (dict | list[dict], optional): Initialisation. With
             ``type='Pretrained'``, an official ImageNet checkpoint or an
             official (or mmfasternet) detector checkpoint loads as it is.
@@ -214,6 +264,8 @@ class FasterNet(BaseModule):
                  norm_cfg: dict = dict(type='BN', requires_grad=True),
                  act_cfg: Optional[dict] = None,
                  drop_path_rate: Optional[float] = None,
+                 deploy: bool = False,
+                 channels_last: bool = False,
                  init_cfg: Optional[Union[dict, List[dict]]] = [
                      dict(type='TruncNormal', layer='Conv2d', std=.02,
                           bias=0.),
@@ -242,23 +294,28 @@ class FasterNet(BaseModule):
         mlp_ratio = self.arch.get('mlp_ratio', 2.)
 
         self.channels = [self.embed_dim * 2**i for i in range(self.num_stages)]
-        self.patch_embed = PatchEmbed(in_channels, self.embed_dim, 4, norm_cfg)
+        self.deploy = deploy
+        self.patch_embed = PatchEmbed(in_channels, self.embed_dim, 4, norm_cfg,
+                                      deploy)
         rates = torch.linspace(0, drop_path_rate, sum(self.depths)).tolist()
         layers = []
         for i, (channels, depth) in enumerate(zip(self.channels, self.depths)):
             first = sum(self.depths[:i])
             blocks = [
                 FasterNetBlock(channels, n_div, mlp_ratio, rates[first + j],
-                               norm_cfg, act_cfg) for j in range(depth)
+                               norm_cfg, act_cfg, deploy)
+                for j in range(depth)
             ]
             layers.append(FasterNetStage(blocks, with_cp))
             if i < self.num_stages - 1:
-                layers.append(PatchMerging(channels, 2, norm_cfg))
+                layers.append(PatchMerging(channels, 2, norm_cfg, deploy))
         self.stages = nn.Sequential(*layers)
         for i, channels in enumerate(self.channels):
             self.add_module(f'norm{2 * i}',
                             build_norm_layer(norm_cfg, channels)[1])
-        self.deploy = False
+        self.channels_last = channels_last
+        if channels_last:
+            self.to(memory_format=torch.channels_last)
         self._freeze_stages()
 
     def _parse_arch(self, arch: Union[str, dict]) -> dict:
@@ -291,7 +348,7 @@ class FasterNet(BaseModule):
         return out_indices
 
     def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, ...]:
-        if self.deploy:
+        if self.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
         x = self.patch_embed(x)
         outs = []
@@ -327,18 +384,26 @@ class FasterNet(BaseModule):
         """Turn the network into its inference form, in place.
 
         BatchNorm is folded into the conv before it (patch embedding,
-        merging, first 1x1 conv of each MLP), the partial conv takes its
-        copy-and-overwrite path, and the network runs in channels-last
-        memory format (weights and activations), where PyTorch's CPU and
-        CUDA convolutions are fastest. The outputs are the same values, in
-        channels-last strides. Safe to call twice. Returns ``self``.
+        merging, first 1x1 conv of each MLP) and the partial conv takes its
+        copy-and-overwrite path: the module structure of
+        ``FasterNet(deploy=True)``, same outputs as the training form in
+        eval mode. The memory format is left as it is (``channels_last`` is
+        a separate choice). Safe to call twice. Returns ``self``.
         """
         self.eval()
         for module in self.modules():
             if module is not self and hasattr(module, 'switch_to_deploy'):
                 module.switch_to_deploy()
-        self.to(memory_format=torch.channels_last)
+        if self.channels_last:  # folded convs are new tensors
+            self.to(memory_format=torch.channels_last)
         self.deploy = True
+        return self
+
+    def set_channels_last(self, enabled: bool = True) -> 'FasterNet':
+        """Switch weights and activations to channels-last (or back)."""
+        self.channels_last = enabled
+        self.to(memory_format=torch.channels_last if enabled
+                else torch.contiguous_format)
         return self
 
     def init_weights(self) -> None:
@@ -374,6 +439,7 @@ class FasterNet(BaseModule):
         skipped = [k for k in state_dict if k.startswith(CLASSIFIER_PREFIXES)]
         for key in skipped:
             del state_dict[key]
+        check_fused_form(state_dict, self.deploy, filename)
         own_keys = set(self.state_dict())
         missing = sorted(own_keys - set(state_dict))
         unexpected = sorted(set(state_dict) - own_keys)
