@@ -1,0 +1,262 @@
+"""The documentation points at things that exist.
+
+Every relative link (and its ``#anchor``) in README.md and docs/*.md
+resolves, and every project path that a code span or block names
+(``tools/...``, ``scripts/...``, ``configs/...``, ``demo/...``) exists, as
+do the files of mmdet's and mmseg's installed tools that the docs run. The
+pages are collected when the tests run, so pages added later are checked too.
+"""
+import ast
+import glob
+import itertools
+import json
+import os.path as osp
+import re
+import subprocess
+import sys
+from typing import Dict, Iterator, List, Set, Tuple
+
+import pytest
+
+ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+
+FENCE = re.compile(r'^(```|~~~).*?^\1', re.S | re.M)
+INLINE_CODE = re.compile(r'`([^`\n]+)`')
+# [text](target) and ![alt](target); the target ends at a space or ')'.
+LINK = re.compile(r'!?\[[^\]\n]*\]\(\s*<?([^)\s>]+)>?(?:\s+"[^"]*")?\s*\)')
+# A path of the project, not the tail of a longer path (``$root/tools/x``,
+# ``mmseg/.mim/tools/x``) nor an ``mmdet::`` config name.
+PROJECT_PATH = re.compile(
+    r'(?<![\w./:$-])((?:tools|scripts|configs|demo)/[\w./{},*$-]*)')
+# Files of installed packages, named as they sit in the repository's .venv.
+SITE_PATH = re.compile(
+    r'\.venv/lib/python[\d.]+/site-packages/((?:mmdet|mmseg)/[\w./-]+)')
+
+
+def doc_pages() -> List[str]:
+    """README.md and every page under docs/, relative to the repository."""
+    pages = ['README.md'] + sorted(
+        osp.relpath(path, ROOT)
+        for path in glob.glob(osp.join(ROOT, 'docs', '**', '*.md'),
+                              recursive=True))
+    return [page for page in pages if osp.isfile(osp.join(ROOT, page))]
+
+
+def read(page: str) -> str:
+    with open(osp.join(ROOT, page), encoding='utf-8') as f:
+        return f.read()
+
+
+def split_code(text: str) -> Tuple[str, List[str]]:
+    """The prose without code, and the code blocks and spans."""
+    blocks = [m.group(0) for m in FENCE.finditer(text)]
+    prose = FENCE.sub('', text)
+    spans = INLINE_CODE.findall(prose)
+    return INLINE_CODE.sub('', prose), blocks + spans
+
+
+def heading_anchors(text: str) -> Set[str]:
+    """GitHub's anchors for the headings of a Markdown page."""
+    prose = FENCE.sub('', text)
+    anchors: Set[str] = set()
+    seen: Dict[str, int] = {}
+    for line in prose.splitlines():
+        match = re.match(r'#{1,6}\s+(.*?)\s*#*\s*$', line)
+        if not match:
+            continue
+        slug = match.group(1).strip().lower().replace('`', '')
+        slug = re.sub(r'[^\w\- ]', '', slug).replace(' ', '-')
+        count = seen.get(slug, 0)
+        seen[slug] = count + 1
+        anchors.add(slug if count == 0 else f'{slug}-{count}')
+    return anchors
+
+
+def relative_links(text: str) -> Iterator[str]:
+    prose, _ = split_code(text)
+    for target in LINK.findall(prose):
+        if re.match(r'[a-z][a-z0-9+.-]*:', target, re.I):
+            continue  # http:, https:, mailto:
+        yield target
+
+
+def expand_braces(path: str) -> List[str]:
+    """``a_{s,m}_b`` -> ``['a_s_b', 'a_m_b']`` (bash's brace expansion)."""
+    parts = re.split(r'\{([^{}]*,[^{}]*)\}', path)
+    choices = [[part] if i % 2 == 0 else part.split(',')
+               for i, part in enumerate(parts)]
+    return [''.join(combo) for combo in itertools.product(*choices)]
+
+
+def project_paths(text: str) -> Set[str]:
+    """Project paths named in the code blocks and code spans of a page."""
+    _, code = split_code(text)
+    paths = set()
+    for snippet in code:
+        for path in PROJECT_PATH.findall(snippet):
+            path = path.rstrip('.,:')
+            if path.endswith('/') and path.count('/') == 1:
+                continue  # 'configs/' alone names the folder in prose
+            paths.update(expand_braces(path))
+    return paths
+
+
+def exists_in_repo(path: str) -> bool:
+    """True if ``path`` exists; ``*`` and shell variables match anything."""
+    pattern = re.sub(r'\$\{?\w+\}?', '*', path)
+    if '*' in pattern:
+        return bool(glob.glob(osp.join(ROOT, pattern)))
+    return osp.exists(osp.join(ROOT, path))
+
+
+@pytest.mark.parametrize('page', doc_pages())
+def test_relative_links_resolve(page):
+    text = read(page)
+    broken = []
+    for target in relative_links(text):
+        path, _, anchor = target.partition('#')
+        resolved = osp.normpath(
+            osp.join(ROOT, osp.dirname(page), path)) if path else \
+            osp.join(ROOT, page)
+        if not osp.exists(resolved):
+            broken.append(f'{target} (no such file)')
+        elif anchor and resolved.endswith('.md') and \
+                anchor not in heading_anchors(read(resolved)):
+            broken.append(f'{target} (no heading #{anchor})')
+    assert not broken, f'{page}: broken links: {broken}'
+
+
+@pytest.mark.parametrize('page', doc_pages())
+def test_paths_in_code_exist(page):
+    missing = sorted(path for path in project_paths(read(page))
+                     if not exists_in_repo(path))
+    assert not missing, f'{page} names paths that do not exist: {missing}'
+
+
+def test_installed_tool_paths_exist():
+    """``.venv/lib/python3.11/site-packages/mmdet/.mim/tools/...`` exist."""
+    named = [(page, name) for page in doc_pages()
+             for name in SITE_PATH.findall(read(page))]
+    if not named:
+        pytest.skip('the docs name no files of mmdet or mmseg')
+    site = {}
+    for package in ('mmdet', 'mmseg'):
+        module = pytest.importorskip(package)
+        site[package] = osp.dirname(osp.dirname(module.__file__))
+    missing = [f'{page}: {name}' for page, name in named
+               if not osp.exists(osp.join(site[name.split('/')[0]], name))]
+    assert not missing, f'not in the installed packages: {missing}'
+
+
+def process_wide_calls() -> List[str]:
+    """Functions that ``mmfasternet/__init__.py`` calls at import time."""
+    with open(osp.join(ROOT, 'mmfasternet', '__init__.py')) as f:
+        tree = ast.parse(f.read())
+    calls = []
+    for node in tree.body:
+        if isinstance(node, ast.Expr) and isinstance(node.value, ast.Call):
+            func = node.value.func
+            calls.append(func.attr if isinstance(func, ast.Attribute)
+                         else func.id)
+    return calls
+
+
+def test_readme_names_what_the_import_changes():
+    """Each process-wide change made by ``import mmfasternet`` is in the
+    README's section about it."""
+    readme = read('README.md')
+    match = re.search(r'^## What `import mmfasternet` changes.*?(?=^## )',
+                      readme, re.S | re.M)
+    assert match, 'README.md has no section on what the import changes'
+    calls = process_wide_calls()
+    assert calls, 'mmfasternet/__init__.py calls nothing at import time?'
+    undocumented = [call for call in calls if call not in match.group(0)]
+    assert not undocumented, (
+        f'README.md does not say what these calls made by importing '
+        f'mmfasternet change: {undocumented}')
+
+
+def doc_tables(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, osp.join(ROOT, 'tools', 'misc', 'doc_tables.py'),
+         *args], capture_output=True, text=True, timeout=120, cwd=ROOT)
+
+
+def test_generated_tables_match_their_files():
+    """The model zoo and demo tables equal what their files give today."""
+    pages = doc_pages()
+    if not any('<!-- table: ' in read(page) for page in pages):
+        pytest.skip('no generated tables in the docs yet')
+    if 'model-zoo' in ''.join(read(page) for page in pages):
+        pytest.importorskip('mmengine')
+    done = doc_tables('--check', *pages)
+    assert done.returncode == 0, done.stderr
+
+
+def test_results_table_shows_the_file_and_flags_a_stale_page(tmp_path):
+    results = dict(
+        command='bash scripts/demo.sh', config='configs/demo/x.py',
+        date='2026-11-25T17:00:00+00:00',
+        machine=dict(cpu='Some CPU', threads=2, torch='2.13.0+cpu'),
+        seconds=dict(data=6.0, train=690.4, test_fp32=31.0),
+        metrics=dict(trained_fp32={'coco/bbox_mAP': 0.715, 'step': 3},
+                     untrained_fp32={'coco/bbox_mAP': 0.0}))
+    source = tmp_path / 'demo.json'
+    source.write_text(json.dumps(results))
+    page = tmp_path / 'page.md'
+    page.write_text(f'Before.\n\n<!-- table: results {source}\n'
+                    f'  metrics=coco/bbox_mAP -->\nold figures\n'
+                    f'<!-- end table -->\n\nAfter.\n')
+    assert doc_tables('--check', str(page)).returncode == 1
+    assert doc_tables(str(page)).returncode == 0
+    text = page.read_text()
+    assert '| trained_fp32 | 0.715 |' in text
+    assert '| untrained_fp32 | 0.0 |' in text
+    assert 'old figures' not in text and 'step' not in text
+    assert 'train 690 s' in text and '(total 12.1 min)' in text
+    assert 'Some CPU, 2 threads' in text
+    assert text.startswith('Before.') and text.endswith('After.\n')
+    assert doc_tables('--check', str(page)).returncode == 0
+    results['metrics']['trained_fp32']['coco/bbox_mAP'] = 0.7
+    source.write_text(json.dumps(results))
+    stale = doc_tables('--check', str(page))
+    assert stale.returncode == 1 and 'page.md' in stale.stderr
+
+
+def test_a_missing_results_file_names_page_and_file(tmp_path):
+    page = tmp_path / 'page.md'
+    page.write_text('<!-- table: results benchmarks/none.json -->\n'
+                    '<!-- end table -->\n')
+    done = doc_tables(str(page))
+    assert done.returncode == 1
+    assert 'page.md' in done.stderr and 'none.json not found' in done.stderr
+
+
+# The checker's own behaviour, on made-up text.
+
+
+def test_checker_finds_a_broken_link_and_anchor():
+    text = '[a](docs/nothing.md) [b](README.md#no-such-heading) ' \
+        '[c](https://example.com/x) `[d](not/a/link.md)`'
+    assert list(relative_links(text)) == [
+        'docs/nothing.md', 'README.md#no-such-heading']
+    assert 'no-such-heading' not in heading_anchors(read('README.md'))
+
+
+def test_checker_reads_paths_from_code_only():
+    text = ('tools/in_prose.py\n```bash\npython tools/train.py '
+            'configs/maskrcnn_fasternet_{s,m}_coco.py\n'
+            'python $root/tools/x.py mmdet::configs/y.py '
+            '.venv/lib/python3.11/site-packages/mmseg/.mim/tools/train.py\n'
+            '```\nand `scripts/demo.sh`.')
+    assert project_paths(text) == {
+        'tools/train.py', 'configs/maskrcnn_fasternet_s_coco.py',
+        'configs/maskrcnn_fasternet_m_coco.py', 'scripts/demo.sh'}
+    assert not exists_in_repo('tools/no_such_tool.py')
+    assert exists_in_repo('configs/maskrcnn_fasternet_${v}_coco.py')
+
+
+def test_heading_anchors_follow_github():
+    text = '# What `import x` changes\n## A, b & c\n## A, b & c\n'
+    assert heading_anchors(text) == {
+        'what-import-x-changes', 'a-b--c', 'a-b--c-1'}
