@@ -80,8 +80,12 @@ run() {
 }
 
 build() {
+  # nvcc from the machine's toolkit, else from PyPI (requirements/cuda.txt).
+  local toolkit=()
+  [[ -n "${CUDA_HOME:-}" ]] || command -v nvcc >/dev/null ||
+    toolkit=(CUDA_FROM_PYPI=1)
   run env VENV_DIR="$venv" FORCE_CUDA=1 TORCH_CUDA_ARCH_LIST="$arch" \
-    MAX_JOBS="${MAX_JOBS:-$(nproc)}" bash scripts/install.sh
+    MAX_JOBS="${MAX_JOBS:-$(nproc)}" "${toolkit[@]}" bash scripts/install.sh
   # The compiled ops must run on the GPU, not only import.
   run "$py" -c "import torch
 from mmcv.ops import nms, roi_align

@@ -5,6 +5,7 @@ accept."""
 import importlib.util
 import os
 import shlex
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -127,3 +128,23 @@ def test_bench_names_the_device_and_uses_the_benchmark_flags(tmp_path):
     assert 'configs/maskrcnn_fasternet_s_coco.py' in mmdet_run
     assert not list((REPO / 'benchmarks').glob('*nvidia_h100*')), \
         'a dry run wrote results'
+
+
+def test_build_takes_nvcc_from_pypi_when_the_machine_has_none(tmp_path):
+    bin_dir = fake_smi(tmp_path, [H100])
+    for tool in ('bash', 'env', 'grep', 'cut', 'tr', 'sort', 'paste', 'head',
+                 'sed', 'nproc', 'dirname'):
+        (bin_dir / tool).symlink_to(shutil.which(tool))
+    env = {k: v for k, v in os.environ.items() if k != 'CUDA_HOME'}
+    env['PATH'] = str(bin_dir)
+    result = subprocess.run(['bash', str(SCRIPT), '--stage', 'build',
+                             '--dry-run'], env=env, cwd=REPO,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert 'CUDA_FROM_PYPI=1' in commands(result)[0]
+    # With a toolkit named, nothing comes from PyPI.
+    env['CUDA_HOME'] = str(tmp_path)
+    result = subprocess.run(['bash', str(SCRIPT), '--stage', 'build',
+                             '--dry-run'], env=env, cwd=REPO,
+                            capture_output=True, text=True, timeout=60)
+    assert 'CUDA_FROM_PYPI=1' not in commands(result)[0]
