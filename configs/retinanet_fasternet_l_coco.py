@@ -5,6 +5,5 @@ _base_ = [
 model = dict(
     backbone=dict(
         arch='l',
-        drop_path_rate=0.3,
         init_cfg=dict(checkpoint={{_base_.fasternet_checkpoints.l}})),
     neck=dict(in_channels=[192, 384, 768, 1536]))

@@ -5,6 +5,5 @@ _base_ = [
 model = dict(
     backbone=dict(
         arch='m',
-        drop_path_rate=0.2,
         init_cfg=dict(checkpoint={{_base_.fasternet_checkpoints.m}})),
     neck=dict(in_channels=[144, 288, 576, 1152]))

@@ -1,8 +1,9 @@
 # Mask R-CNN with a FasterNet backbone, the paper's recipe (official
 # detection/configs/fasternet): mmdet's 1x schedule (12 epochs, steps at 8
 # and 11), AdamW lr 2e-4, weight decay 1e-4, total batch 16 (8 GPUs x 2).
-_base_ = 'mmdet::mask_rcnn/mask-rcnn_r50_fpn_1x_coco.py'
-custom_imports = dict(imports=['mmfasternet'], allow_failed_imports=False)
+_base_ = [
+    'mmdet::mask_rcnn/mask-rcnn_r50_fpn_1x_coco.py', './fasternet_common.py'
+]
 
 model = dict(
     backbone=dict(
@@ -10,8 +11,8 @@ model = dict(
         type='FasterNet',
         out_indices=(0, 1, 2, 3),
         init_cfg=dict(type='Pretrained')))
-optim_wrapper = dict(
-    optimizer=dict(_delete_=True, type='AdamW', lr=2e-4, weight_decay=1e-4))
+optim_wrapper = {{_base_.adamw_optim_wrapper}}
+test_cfg = {{_base_.resilient_test_cfg}}
 auto_scale_lr = dict(enable=False, base_batch_size=16)
 
 # COCO 2017 in mmdet's layout under $COCO_ROOT (default data/coco/).

@@ -1,8 +1,9 @@
 # RetinaNet with a FasterNet backbone. Recipe: the Mask R-CNN one above (1x,
 # AdamW lr 2e-4, wd 1e-4, batch 16), which is also what PoolFormer reports
 # for RetinaNet, so results compare with the efficient-backbone literature.
-_base_ = 'mmdet::retinanet/retinanet_r50_fpn_1x_coco.py'
-custom_imports = dict(imports=['mmfasternet'], allow_failed_imports=False)
+_base_ = [
+    'mmdet::retinanet/retinanet_r50_fpn_1x_coco.py', './fasternet_common.py'
+]
 
 model = dict(
     backbone=dict(
@@ -10,8 +11,8 @@ model = dict(
         type='FasterNet',
         out_indices=(0, 1, 2, 3),
         init_cfg=dict(type='Pretrained')))
-optim_wrapper = dict(
-    optimizer=dict(_delete_=True, type='AdamW', lr=2e-4, weight_decay=1e-4))
+optim_wrapper = {{_base_.adamw_optim_wrapper}}
+test_cfg = {{_base_.resilient_test_cfg}}
 auto_scale_lr = dict(enable=False, base_batch_size=16)
 
 # COCO 2017 in mmdet's layout under $COCO_ROOT (default data/coco/).

@@ -5,9 +5,8 @@
 _base_ = [
     'mmseg::_base_/models/upernet_r50.py', 'mmseg::_base_/datasets/ade20k.py',
     'mmseg::_base_/default_runtime.py',
-    'mmseg::_base_/schedules/schedule_160k.py'
+    'mmseg::_base_/schedules/schedule_160k.py', './fasternet_common.py'
 ]
-custom_imports = dict(imports=['mmfasternet'], allow_failed_imports=False)
 
 crop_size = (512, 512)
 model = dict(
@@ -32,5 +31,6 @@ param_scheduler = [
     dict(type='PolyLR', eta_min=0.0, power=1.0, begin=1500, end=160000,
          by_epoch=False)
 ]
+test_cfg = {{_base_.resilient_test_cfg}}
 train_dataloader = dict(batch_size=2)
 auto_scale_lr = dict(enable=False, base_batch_size=16)

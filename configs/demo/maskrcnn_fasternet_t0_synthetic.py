@@ -2,8 +2,10 @@
 # shapes set (mmfasternet.datasets.make_coco_dataset, 256x256 images, 4
 # classes). Slim heads (64 channels), 200 proposals and 64 RoIs keep a
 # 4-image step near 0.4 s on 2 CPU cores; 1,500 iterations take ~10 minutes.
-_base_ = 'mmdet::mask_rcnn/mask-rcnn_r50_fpn_1x_coco.py'
-custom_imports = dict(imports=['mmfasternet'], allow_failed_imports=False)
+_base_ = [
+    'mmdet::mask_rcnn/mask-rcnn_r50_fpn_1x_coco.py',
+    '../_base_/fasternet_common.py'
+]
 
 data_root = 'data/synthetic_coco/'
 metainfo = dict(
@@ -56,6 +58,7 @@ val_dataloader = dict(
     dataset=dict(
         data_root=data_root, metainfo=metainfo, pipeline=test_pipeline))
 test_dataloader = val_dataloader
+test_cfg = {{_base_.resilient_test_cfg}}
 val_evaluator = dict(ann_file=data_root + 'annotations/instances_val2017.json')
 test_evaluator = val_evaluator
 
