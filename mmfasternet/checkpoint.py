@@ -126,18 +126,33 @@ def register_safe_checkpoint_loader() -> None:
         prefixes='', loader=load_local_checkpoint, force=True)
 
 
+def _plain_write_mode(filepath: Union[str, Path]) -> int:
+    """The permissions ``open(filepath, 'wb')`` would leave: those of the
+    file it replaces, else 0o666 less the umask (``mkstemp`` gives 0o600,
+    which other users, a container's other uid or a server cannot read)."""
+    try:
+        return os.stat(filepath).st_mode & 0o7777
+    except FileNotFoundError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask
+
+
 def atomic_write_bytes(data: bytes, filepath: Union[str, Path]) -> None:
     """Write ``data`` to ``filepath`` so that it is never seen half-written.
 
     On any failure (disk full, interrupt) the temporary file is removed and
-    a previous file under ``filepath`` is left as it was.
+    a previous file under ``filepath`` is left as it was. The file gets the
+    permissions a plain write would have given it.
     """
     directory = osp.dirname(osp.abspath(filepath))
     os.makedirs(directory, exist_ok=True)
+    mode = _plain_write_mode(filepath)
     fd, tmp = tempfile.mkstemp(
         prefix=f'.{osp.basename(filepath)}.', suffix='.tmp', dir=directory)
     try:
         with os.fdopen(fd, 'wb') as f:
+            os.fchmod(f.fileno(), mode)
             f.write(data)
             f.flush()
             os.fsync(f.fileno())

@@ -4,13 +4,14 @@ Each check raises :class:`InputError` with a message that names the file or
 option at fault and says what to do, instead of a traceback from deep inside
 mmengine, mmdet or torch minutes into a run.
 """
+import ast
 import difflib
 import inspect
 import json
 import os
 import os.path as osp
 import tempfile
-from typing import Iterator, List, Optional, Tuple
+from typing import Dict, Iterator, List, Optional, Sequence, Tuple
 
 from mmengine.config import Config, ConfigDict
 from mmengine.registry import Registry
@@ -36,6 +37,46 @@ def check_config_path(path: str) -> None:
         raise InputError(
             f'config file not found: {path}. Pass the path of a config, '
             f'e.g. configs/maskrcnn_fasternet_s_coco.py.')
+
+
+def _base_files(path: str, tree: ast.Module) -> List[str]:
+    """The local ``_base_`` files a config names (package ones left out)."""
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and any(
+                isinstance(t, ast.Name) and t.id == '_base_'
+                for t in node.targets):
+            try:
+                value = ast.literal_eval(node.value)
+            except ValueError:
+                return []
+            names = [value] if isinstance(value, str) else list(value)
+            return [osp.join(osp.dirname(path), name) for name in names
+                    if isinstance(name, str) and '::' not in name]
+    return []
+
+
+def config_syntax_error(path: str, error: SyntaxError) -> InputError:
+    """The error for a config that is not valid Python, naming the file
+    (the config or one of its ``_base_`` files) and the line."""
+    pending, seen = [path], set()
+    while pending:
+        current = pending.pop(0)
+        if current in seen or not osp.isfile(current):
+            continue
+        seen.add(current)
+        with open(current, encoding='utf-8') as f:
+            source = f.read()
+        try:
+            tree = ast.parse(source, filename=current)
+        except SyntaxError as found:
+            line = (found.text or '').strip()
+            shown = f': {line}' if line else ''
+            return InputError(
+                f'config {current}, line {found.lineno}: {found.msg}{shown}. '
+                f'Fix the Python syntax of the config.')
+        pending += _base_files(current, tree)
+    return InputError(f'config {path}: {error}. Fix the Python syntax of the '
+                      f'config.')
 
 
 def _scope_registries(scope: Optional[str]) -> List[Registry]:
@@ -146,8 +187,40 @@ def _join(root: str, path: str) -> str:
     return path if osp.isabs(path) or not root else osp.join(root, path)
 
 
+# Images opened per split: enough to catch a wrong folder or a broken set,
+# few enough that a 27k-image ADE20K or 118k-image COCO starts at once.
+SAMPLE_SIZE = 16
+
+
+def _sample(items: Sequence, size: int = SAMPLE_SIZE) -> list:
+    """Up to ``size`` items spread evenly over ``items``, first and last in.
+    """
+    if len(items) <= size:
+        return list(items)
+    step = (len(items) - 1) / (size - 1)
+    return [items[round(i * step)] for i in range(size)]
+
+
+def _sampled(checked: int, listed: int) -> str:
+    return (f'all {listed}' if checked == listed else
+            f'a sample of {checked} of {listed}')
+
+
+def _image_size(path: str) -> Tuple[int, int]:
+    """(width, height) from the file's header."""
+    from PIL import Image
+    try:
+        with Image.open(path) as image:
+            return image.size
+    except OSError as error:
+        raise InputError(f'image {path} cannot be read ({error}). Replace '
+                         f'or remove it.') from None
+
+
 def _check_coco_annotations(option: str, ann_file: str,
-                            image_dir: str) -> None:
+                            image_dir: str) -> str:
+    """Every listed image is in its folder (one directory listing per
+    folder); a sample is opened and has the size the annotations give."""
     try:
         with open(ann_file) as f:
             annotations = json.load(f)
@@ -162,44 +235,118 @@ def _check_coco_annotations(option: str, ann_file: str,
             f'annotation file {ann_file} ({option}.ann_file) has no '
             f'{" or ".join(repr(k) for k in missing_keys)}: it is not a COCO '
             f'instances file.')
-    absent = [image['file_name'] for image in annotations['images']
-              if not osp.isfile(osp.join(image_dir, image['file_name']))]
+    images = annotations['images']
+    listings: Dict[str, set] = {}
+    absent = []
+    for image in images:
+        folder, name = osp.split(osp.join(image_dir, image['file_name']))
+        if folder not in listings:
+            listings[folder] = set(os.listdir(folder)) if osp.isdir(
+                folder) else set()
+        if name not in listings[folder]:
+            absent.append(image['file_name'])
     if absent:
         others = f' and {len(absent) - 1} more' if len(absent) > 1 else ''
         raise InputError(
             f'image {osp.join(image_dir, absent[0])}{others} listed in '
             f'{ann_file} is missing on disk. Complete the image folder '
             f'({option}.data_prefix) or use the matching annotation file.')
+    sample = _sample(images)
+    for image in sample:
+        path = osp.join(image_dir, image['file_name'])
+        size = _image_size(path)
+        if 'width' in image and size != (image['width'], image['height']):
+            raise InputError(
+                f'image {path} is {size[0]}x{size[1]} but {ann_file} says '
+                f'{image["width"]}x{image["height"]}: the images and the '
+                f'annotation file do not belong together.')
+    return (f'{option}: {len(images)} images listed in {ann_file}, all on '
+            f'disk; {_sampled(len(sample), len(images))} opened')
+
+
+def _files_with_suffix(folder: str, suffix: str) -> List[str]:
+    """Paths under ``folder`` (nested folders too, as Cityscapes' cities)
+    that end in ``suffix``, relative and without it, sorted."""
+    stems = []
+    for parent, _, names in os.walk(folder, followlinks=True):
+        relative = osp.relpath(parent, folder)
+        for name in names:
+            if name.endswith(suffix):
+                stem = name[:-len(suffix)]
+                stems.append(stem if relative == '.' else
+                             osp.join(relative, stem))
+    return sorted(stems)
 
 
 def _check_segmentation_pairs(option: str, image_dir: str, label_dir: str,
-                              image_suffix: str, label_suffix: str) -> None:
-    from PIL import Image
-    for name in sorted(os.listdir(image_dir)):
-        if not name.endswith(image_suffix):
-            continue
-        stem = name[:-len(image_suffix)]
+                              image_suffix: str, label_suffix: str) -> str:
+    """Every image has its label (both folders listed once); the pairs of a
+    sample are opened and have the same size."""
+    stems = _files_with_suffix(image_dir, image_suffix)
+    if not stems:
+        raise InputError(
+            f'no images ending in {image_suffix} under {image_dir} '
+            f'({option}.data_prefix.img_path, {option}.img_suffix). Check '
+            f'the data set layout.')
+    labels = set(_files_with_suffix(label_dir, label_suffix))
+    unlabelled = [stem for stem in stems if stem not in labels]
+    if unlabelled:
+        others = (f' (and {len(unlabelled) - 1} more images)'
+                  if len(unlabelled) > 1 else '')
+        raise InputError(
+            f'label {osp.join(label_dir, unlabelled[0] + label_suffix)} for '
+            f'image {osp.join(image_dir, unlabelled[0] + image_suffix)} is '
+            f'missing{others} ({option}.data_prefix.seg_map_path, '
+            f'{option}.seg_map_suffix).')
+    sample = _sample(stems)
+    for stem in sample:
+        image_path = osp.join(image_dir, stem + image_suffix)
         label_path = osp.join(label_dir, stem + label_suffix)
-        if not osp.isfile(label_path):
+        image, label = _image_size(image_path), _image_size(label_path)
+        if image != label:
             raise InputError(
-                f'label {label_path} for image {osp.join(image_dir, name)} '
-                f'is missing ({option}.data_prefix.seg_map_path).')
-        with Image.open(osp.join(image_dir, name)) as image, \
-                Image.open(label_path) as label:
-            if image.size != label.size:
-                raise InputError(
-                    f'label {label_path} is {label.size[0]}x{label.size[1]} '
-                    f'but its image {osp.join(image_dir, name)} is '
-                    f'{image.size[0]}x{image.size[1]}: each label PNG must '
-                    f'have the size of its image. Fix or remove the pair.')
+                f'label {label_path} is {label[0]}x{label[1]} but its image '
+                f'{image_path} is {image[0]}x{image[1]}: each label PNG must '
+                f'have the size of its image. Fix or remove the pair.')
+    return (f'{option}: {len(stems)} image/label pairs under {image_dir}, '
+            f'each image with its label; sizes compared on '
+            f'{_sampled(len(sample), len(stems))}')
+
+
+def _dataset_default(dataset: ConfigDict, name: str, scope: Optional[str],
+                     fallback: str) -> str:
+    """An argument of a dataset config, else its class's default (e.g.
+    CityscapesDataset's ``_leftImg8bit.png``), else ``fallback``."""
+    if name in dataset:
+        return dataset[name]
+    for module in (scope, 'mmseg'):
+        try:
+            registry = __import__(f'{module}.registry',
+                                  fromlist=['DATASETS']).DATASETS
+            parameter = inspect.signature(registry.get(
+                dataset.get('type'))).parameters[name]
+        except (ImportError, AttributeError, KeyError, TypeError,
+                ValueError):
+            continue
+        if isinstance(parameter.default, str):
+            return parameter.default
+    return fallback
 
 
 def check_datasets(cfg: Config, splits: Tuple[str, ...] = (
-        'train_dataloader', 'val_dataloader', 'test_dataloader')) -> None:
-    """Data root, annotation files and images of the given splits exist."""
+        'train_dataloader', 'val_dataloader', 'test_dataloader')
+                   ) -> List[str]:
+    """Data root, annotation files and images of the given splits exist.
+
+    Folders and annotation lists are checked in full, image contents on a
+    sample (:data:`SAMPLE_SIZE` per data set). Returns one line per data set
+    that says what was checked.
+    """
+    report = []
+    scope = cfg.get('default_scope')
     # The COCO configs (configs/_base_/*_coco.py) read their root from here.
     variable = (' or set COCO_ROOT=PATH/ (the COCO configs read it)'
-                if cfg.get('default_scope') == 'mmdet' else '')
+                if scope == 'mmdet' else '')
     for option, dataset in _datasets(cfg):
         if option.split('.')[0] not in splits:
             continue
@@ -220,8 +367,8 @@ def check_datasets(cfg: Config, splits: Tuple[str, ...] = (
                     f'({option}.ann_file). Check the data set layout or pass '
                     f'--cfg-options {option}.ann_file=PATH.')
             if ann_path.endswith('.json') and 'img' in prefix:
-                _check_coco_annotations(option, ann_path,
-                                        _join(root, prefix['img']))
+                report.append(_check_coco_annotations(
+                    option, ann_path, _join(root, prefix['img'])))
         elif 'img_path' in prefix and 'seg_map_path' in prefix:
             image_dir = _join(root, prefix['img_path'])
             label_dir = _join(root, prefix['seg_map_path'])
@@ -231,10 +378,11 @@ def check_datasets(cfg: Config, splits: Tuple[str, ...] = (
                     raise InputError(
                         f'folder {folder} not found ({option}.data_prefix.'
                         f'{key}). Check the data set layout.')
-            _check_segmentation_pairs(
+            report.append(_check_segmentation_pairs(
                 option, image_dir, label_dir,
-                dataset.get('img_suffix', '.jpg'),
-                dataset.get('seg_map_suffix', '.png'))
+                _dataset_default(dataset, 'img_suffix', scope, '.jpg'),
+                _dataset_default(dataset, 'seg_map_suffix', scope, '.png')))
+    return report
 
 
 def check_checkpoint_file(path: Optional[str], option: str) -> None:

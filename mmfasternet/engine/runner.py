@@ -7,23 +7,29 @@ distributed runs, exact resume, and evaluation that keeps partial results.
 """
 import os
 import os.path as osp
-from typing import Optional
+from typing import List, Optional
 
 import torch
 import torch.distributed as dist
 from mmengine.config import Config
+from mmengine.logging import print_log
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
-from . import hooks, loops  # noqa: F401  register RNGStateHook, test loop
+# Register RNGStateHook, CheckpointFitHook and ResilientTestLoop.
+from . import checkpoint_fit, hooks, loops  # noqa: F401
 from .preflight import (InputError, check_cfg_options, check_checkpoint_file,
-                        check_config_path, check_datasets, check_work_dir)
+                        check_config_path, check_datasets, check_work_dir,
+                        config_syntax_error)
 
 
 def load_config(path: str, cfg_options: Optional[dict] = None) -> Config:
     """Read a config and apply ``--cfg-options`` after checking their keys."""
     check_config_path(path)
-    cfg = Config.fromfile(path)
+    try:
+        cfg = Config.fromfile(path)
+    except SyntaxError as error:
+        raise config_syntax_error(path, error) from None
     check_cfg_options(cfg, cfg_options)
     if cfg_options:
         cfg.merge_from_dict(cfg_options)
@@ -37,6 +43,16 @@ def default_work_dir(cfg: Config, config_path: str,
     if cfg.get('work_dir'):
         return cfg.work_dir
     return osp.join('./work_dirs', osp.splitext(osp.basename(config_path))[0])
+
+
+def is_main_process() -> bool:
+    """Rank 0, or the only process (torchrun sets ``RANK``)."""
+    return int(os.environ.get('RANK', 0)) == 0
+
+
+def report_checks(lines: List[str]) -> None:
+    for line in lines:
+        print_log(f'pre-flight: {line}', logger='current')
 
 
 def setup_distributed(cfg: Config, launcher: str) -> None:
@@ -137,8 +153,8 @@ def prepare_training(config: str,
             'model.backbone.init_cfg.checkpoint; download the official '
             'weights (README, "Pretrained weights") or train from scratch '
             'with --cfg-options model.backbone.init_cfg=None')
-    check_datasets(cfg)
-    if int(os.environ.get('RANK', 0)) == 0:
+    if is_main_process():  # the other processes wait for it in set-up
+        report_checks(check_datasets(cfg))
         check_work_dir(cfg.work_dir, resume is not None, overwrite)
     setup_distributed(cfg, launcher)
     custom_hooks = list(cfg.get('custom_hooks', []))
@@ -173,7 +189,8 @@ def prepare_testing(config: str,
     cfg.work_dir = default_work_dir(cfg, config, work_dir)
     check_checkpoint_file(checkpoint, 'CHECKPOINT')
     cfg.load_from = checkpoint
-    check_datasets(cfg, splits=('test_dataloader', ))
+    if is_main_process():
+        report_checks(check_datasets(cfg, splits=('test_dataloader', )))
     os.makedirs(cfg.work_dir, exist_ok=True)
     if show or show_dir:
         _enable_visualization(cfg, show, show_dir)
@@ -187,6 +204,8 @@ def prepare_testing(config: str,
         _dump_results(cfg, out)
     setup_distributed(cfg, launcher)
     _use_resilient_test_loop(cfg)
+    cfg.custom_hooks = list(cfg.get('custom_hooks', [])) + [
+        dict(type='CheckpointFitHook')]
     return cfg
 
 
