@@ -5,7 +5,9 @@ from mmengine.registry import MODELS
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from mmfasternet import FasterNet
-from mmfasternet.models.backbones.fasternet import PartialConv3x3
+from mmfasternet.models.backbones.fasternet import (FasterNetBlock,
+                                                    PartialConv3x3,
+                                                    fuse_conv_bn)
 
 # The official models' backbone parameters, output norms included.
 PARAMS = {
@@ -127,22 +129,66 @@ def test_norm_eval_keeps_every_batchnorm_in_eval_mode():
     assert model.stages[0].blocks[0].mlp[0].training
 
 
+def count_block_calls(model: FasterNet) -> list:
+    """A list that grows by one each time any block's forward starts (a
+    pre-hook: checkpointing stops a recomputation before its post-hooks)."""
+    calls = []
+    for module in model.modules():
+        if isinstance(module, FasterNetBlock):
+            module.register_forward_pre_hook(lambda *_: calls.append(1))
+    return calls
+
+
+@pytest.mark.parametrize('with_cp', [False, True])
+def test_with_cp_recomputes_each_block_during_backward(with_cp):
+    # Checkpointing keeps no block activations: backward runs each block's
+    # forward a second time. Without it, backward runs none.
+    model = FasterNet(arch='t0', with_cp=with_cp).train()
+    blocks = sum(1 for m in model.modules() if isinstance(m, FasterNetBlock))
+    calls = count_block_calls(model)
+    outs = model(torch.randn(2, 3, 32, 32))
+    assert len(calls) == blocks == 13
+    sum(o.sum() for o in outs).backward()
+    assert len(calls) == (2 * blocks if with_cp else blocks)
+
+
 def test_with_cp_gives_same_outputs_and_gradients():
     torch.manual_seed(0)
     plain = FasterNet(arch='t0', drop_path_rate=0.)
     checkpointed = FasterNet(arch='t0', drop_path_rate=0., with_cp=True)
     checkpointed.load_state_dict(plain.state_dict())
     x = torch.randn(2, 3, 64, 64)
-    grads = []
+    outs, grads = [], []
     for model in (plain, checkpointed):
         model.train()
-        outs = model(x.clone().requires_grad_())
-        sum(o.square().mean() for o in outs).backward()
+        out = model(x)
+        sum(o.square().mean() for o in out).backward()
+        outs.append(out)
         grads.append(model.stages[2].blocks[0].mlp[0].weight.grad.clone())
-    outs_plain, outs_cp = plain(x), checkpointed(x)
-    for a, b in zip(outs_plain, outs_cp):
+    for a, b in zip(*outs):
         torch.testing.assert_close(a, b)
     torch.testing.assert_close(grads[0], grads[1])
+
+
+def test_folded_conv_equals_conv_then_norm_with_the_norm_eps():
+    # Expected values written out from BatchNorm's definition; a large eps
+    # and small variances make a fold with any other eps visibly wrong.
+    torch.manual_seed(0)
+    conv = torch.nn.Conv2d(3, 4, 3, bias=False)
+    norm = torch.nn.BatchNorm2d(4, eps=0.1).eval()
+    norm.running_mean.copy_(torch.randn(4))
+    norm.running_var.copy_(torch.rand(4) * 0.1 + 0.01)
+    norm.weight.data.copy_(torch.randn(4))
+    norm.bias.data.copy_(torch.randn(4))
+    x = torch.randn(2, 3, 8, 8)
+    with torch.no_grad():
+        y = conv(x)
+        shape = (1, 4, 1, 1)
+        expected = (y - norm.running_mean.view(shape)) / torch.sqrt(
+            norm.running_var.view(shape) + 0.1) * norm.weight.view(
+                shape) + norm.bias.view(shape)
+        fused = fuse_conv_bn(conv, norm)(x)
+    torch.testing.assert_close(fused, expected, rtol=1e-5, atol=1e-5)
 
 
 @pytest.mark.parametrize('training', [True, False])
@@ -165,7 +211,8 @@ def test_partial_conv_inference_path_equals_split_concat_and_keeps_input(
 @pytest.mark.parametrize('arch', ALL_ARCHS)
 def test_deploy_form_matches_training_form_in_eval(arch):
     torch.manual_seed(0)
-    model = FasterNet(arch=arch)
+    # A norm eps far from the default: folding must use the norm's own.
+    model = FasterNet(arch=arch, norm_cfg=dict(type='BN', eps=0.05))
     randomize_norms(model)
     model.eval()
     x = torch.randn(1, 3, 64, 64)

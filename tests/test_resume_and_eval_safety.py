@@ -10,7 +10,9 @@ from mmengine.runner import Runner
 from mmengine.structures import BaseDataElement
 
 import mmfasternet.engine.hooks  # noqa: F401  registers RNGStateHook
-import mmfasternet.engine.loops  # noqa: F401  registers ResilientTestLoop
+import mmfasternet.engine.loops as loops
+from mmfasternet.checkpoint import CheckpointError
+from mmfasternet.engine.checkpoint_fit import CheckpointFitHook
 
 
 class NoisyLine(BaseModel):
@@ -115,15 +117,20 @@ def test_without_rng_state_the_resumed_run_drifts(tmp_path):
     assert not torch.equal(straight.model.fc.weight, resumed.model.fc.weight)
 
 
-def test_failing_image_is_named_and_earlier_results_are_kept(tmp_path):
-    runner = Runner(
-        model=NoisyLine(),
-        work_dir=str(tmp_path),
+def evaluation_runner(work_dir, bad_index=None, model=None, **kwargs):
+    return Runner(
+        model=model or NoisyLine(),
+        work_dir=str(work_dir),
         test_dataloader=dict(
-            dataset=Points(bad_index=9), batch_size=2, collate_fn=collate,
+            dataset=Points(bad_index=bad_index), batch_size=2,
+            collate_fn=collate,
             sampler=dict(type='DefaultSampler', shuffle=False)),
         test_cfg=dict(type='ResilientTestLoop'),
-        test_evaluator=dict(type='CountPredictions'))
+        test_evaluator=dict(type='CountPredictions'), **kwargs)
+
+
+def test_failing_image_is_named_and_earlier_results_are_kept(tmp_path):
+    runner = evaluation_runner(tmp_path, bad_index=9)
     with pytest.raises(RuntimeError,
                        match=r'failed on 8\.png, bad\.png after 8 of 12 '
                        r'images: ValueError: cannot predict'):
@@ -131,3 +138,55 @@ def test_failing_image_is_named_and_earlier_results_are_kept(tmp_path):
     with open(tmp_path / 'partial_results.pkl', 'rb') as f:
         saved = pickle.load(f)
     assert saved == [[f'{i}.png' for i in range(8)]]
+
+
+def test_failure_in_the_first_batch_does_not_blame_its_images(tmp_path):
+    with pytest.raises(RuntimeError) as error:
+        evaluation_runner(tmp_path, bad_index=0).test()
+    message = str(error.value)
+    assert 'first batch (bad.png, 1.png)' in message
+    assert 'nothing shows that these images are the cause' in message
+    assert 'failed on' not in message
+
+
+def test_each_process_keeps_its_own_partial_results(tmp_path, monkeypatch):
+    assert loops.partial_results_path('w') == 'w/partial_results.pkl'
+    monkeypatch.setattr(loops, 'get_dist_info', lambda: (1, 2))
+    assert loops.partial_results_path('w') == 'w/partial_results_rank1.pkl'
+    with pytest.raises(RuntimeError, match='partial_results_rank1.pkl'):
+        evaluation_runner(tmp_path, bad_index=9).test()
+    assert (tmp_path / 'partial_results_rank1.pkl').is_file()
+
+
+class WiderLine(NoisyLine):
+    """NoisyLine with another input size: its checkpoints do not fit."""
+
+    def __init__(self):
+        super().__init__()
+        self.fc = torch.nn.Linear(6, 1)
+        self.extra = torch.nn.Linear(1, 1)
+
+
+def test_checkpoint_that_does_not_fit_stops_before_evaluation(tmp_path):
+    path = tmp_path / 'wider.pth'
+    torch.save({'state_dict': WiderLine().state_dict()}, path)
+    runner = evaluation_runner(tmp_path, load_from=str(path),
+                         custom_hooks=[dict(type='CheckpointFitHook')])
+    with pytest.raises(CheckpointError) as error:
+        runner.test()
+    message = str(error.value)
+    assert message.startswith(f'checkpoint {path} does not fit the model')
+    assert '3 tensors do not match' in message
+    assert '1 size mismatch: size mismatch for fc.weight' in message
+    assert '2 not in the model: extra.weight; extra.bias' in message
+    assert not (tmp_path / 'partial_results.pkl').exists()
+
+
+def test_checkpoint_that_fits_passes_the_check(tmp_path):
+    model = NoisyLine()
+    path = tmp_path / 'same.pth'
+    torch.save({'state_dict': {f'module.{k}': v for k, v in
+                               model.state_dict().items()}}, path)
+    runner = evaluation_runner(tmp_path, load_from=str(path),
+                         custom_hooks=[CheckpointFitHook()])
+    assert runner.test() == dict(count=12)
