@@ -66,3 +66,61 @@ def plot_loss_curve(work_dir: str, out_file: str) -> str:
     fig.savefig(out_file, dpi=100)
     plt.close(fig)
     return out_file
+
+
+def latest_test_metrics(work_dir: str) -> Dict[str, float]:
+    """The metrics of the last ``tools/test.py`` run with this work dir
+    (mmengine's ``<work_dir>/<timestamp>/<timestamp>.json``)."""
+    logs = sorted(glob.glob(osp.join(work_dir, '*', '*.json')))
+    if not logs:
+        raise FileNotFoundError(f'no test results (*/*.json) in {work_dir}')
+    with open(logs[-1]) as f:
+        lines = [json.loads(line) for line in f if line.strip()]
+    return {k: v for k, v in lines[-1].items()
+            if isinstance(v, (int, float)) and k not in ('step', 'time',
+                                                         'data_time')}
+
+
+def machine_description() -> Dict[str, object]:
+    """CPU model, the flags that decide bf16 speed, cores, torch version."""
+    import platform
+    import subprocess
+    info: Dict[str, object] = dict(torch=torch.__version__,
+                                   threads=torch.get_num_threads(),
+                                   platform=platform.platform())
+    try:
+        lscpu = subprocess.run(['lscpu'], capture_output=True, text=True,
+                               timeout=10).stdout
+    except (OSError, subprocess.SubprocessError):
+        lscpu = ''
+    for line in lscpu.splitlines():
+        key, _, value = line.partition(':')
+        if key.strip() == 'Model name':
+            info['cpu'] = value.strip()
+        elif key.strip() == 'CPU(s)':
+            info['cpus'] = int(value.strip())
+        elif key.strip() == 'Flags':
+            info['bf16_flags'] = sorted(
+                f for f in value.split()
+                if f.startswith(('amx', 'avx512_bf16', 'avx512f')))
+    if torch.cuda.is_available():
+        info['gpu'] = torch.cuda.get_device_name()
+    return info
+
+
+def write_demo_results(out_file: str, config: str, runs: Dict[str, str],
+                       seconds: Dict[str, float], command: str) -> dict:
+    """Collect the metrics of each named test run (name -> its work dir)
+    into one JSON file with the time of each stage and the machine."""
+    import datetime
+    results = dict(
+        command=command, config=config,
+        date=datetime.datetime.now(datetime.timezone.utc).isoformat(
+            timespec='seconds'),
+        machine=machine_description(),
+        seconds=seconds,
+        metrics={name: latest_test_metrics(work_dir)
+                 for name, work_dir in runs.items()})
+    with open(out_file, 'w') as f:
+        json.dump(results, f, indent=1)
+    return results
