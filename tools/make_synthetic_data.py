@@ -1,10 +1,16 @@
 """Generate the small COCO- or ADE20K-layout data set used by the demos and
 tests (seeded, so every machine gets the same files; an existing folder made
 with the same settings is kept as it is)."""
-import argparse
+import warnings
 
-from mmfasternet.datasets import make_ade_dataset, make_coco_dataset
-from mmfasternet.engine.errors import run_cli
+# setuptools' notice, raised by imports of the stack below: not for users.
+warnings.filterwarnings('ignore', 'pkg_resources is deprecated', UserWarning)
+
+import argparse  # noqa: E402
+
+from mmfasternet.datasets import (make_ade_dataset,  # noqa: E402
+                                  make_coco_dataset)
+from mmfasternet.engine.errors import run_cli  # noqa: E402
 
 
 def main() -> None:

@@ -7,12 +7,18 @@ before anything is built, CPU-only machines can train with torchrun
 is exact, and a work dir that holds checkpoints is never overwritten without
 --overwrite.
 """
-import argparse
+import warnings
 
-from mmfasternet.engine.cli import (add_runner_arguments,
+# setuptools' notice, raised by imports of the stack below: not for users.
+warnings.filterwarnings('ignore', 'pkg_resources is deprecated', UserWarning)
+
+import argparse  # noqa: E402
+
+from mmfasternet.engine.cli import (add_runner_arguments,  # noqa: E402
                                     parse_runner_arguments)
-from mmfasternet.engine.errors import run_cli
-from mmfasternet.engine.runner import build_runner, prepare_training
+from mmfasternet.engine.errors import run_cli  # noqa: E402
+from mmfasternet.engine.runner import (build_runner,  # noqa: E402
+                                       prepare_training)
 
 
 def parse_args() -> argparse.Namespace:

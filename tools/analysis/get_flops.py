@@ -2,11 +2,20 @@
 backbone, neck and heads separately (mmengine's counter; one multiply-add is
 one FLOP). Default input: 1280x800 for detection, 512x512 for segmentation.
 Configs of installed packages work too: mmdet::mask_rcnn/....py"""
-import argparse
+import warnings
 
-from mmfasternet.analysis.complexity import format_complexity, model_complexity
-from mmfasternet.analysis.models import default_shape, load_any_config
-from mmfasternet.engine.errors import run_cli
+# setuptools' notice, raised by imports of the stack below: not for users.
+warnings.filterwarnings('ignore', 'pkg_resources is deprecated', UserWarning)
+
+import argparse  # noqa: E402
+import sys  # noqa: E402
+
+from mmfasternet.analysis.complexity import (format_complexity,  # noqa: E402
+                                             model_complexity)
+from mmfasternet.analysis.models import (default_shape,  # noqa: E402
+                                         load_any_config)
+from mmfasternet.engine.cli import quiet_model_logs  # noqa: E402
+from mmfasternet.engine.errors import run_cli  # noqa: E402
 
 
 def main() -> None:
@@ -17,8 +26,11 @@ def main() -> None:
     parser.add_argument('--backbone-only', action='store_true',
                         help='count the backbone alone')
     args = parser.parse_args()
+    quiet_model_logs()
     cfg = load_any_config(args.config)
     shape = tuple(args.shape) if args.shape else default_shape(cfg)
+    print(f'building the model of {args.config} and counting at '
+          f'{shape[0]}x{shape[1]}...', file=sys.stderr)
     result = model_complexity(cfg, shape, args.backbone_only)
     print(f'{args.config}, input {shape[0]}x{shape[1]} (HxW):')
     print(format_complexity(result))
