@@ -42,6 +42,9 @@ def parse_args() -> argparse.Namespace:
                         'on CUDA')
     parser.add_argument('--compile', action='store_true',
                         help='torch.compile the backbone and neck')
+    parser.add_argument('--backend', choices=['onnxruntime', 'openvino'],
+                        help='run an exported .onnx CHECKPOINT in this '
+                        'runtime (default for .onnx: onnxruntime)')
     add_runner_arguments(parser)
     return parse_runner_arguments(parser)
 
@@ -51,7 +54,8 @@ def main() -> None:
     cfg = prepare_testing(
         args.config, args.checkpoint, work_dir=args.work_dir, out=args.out,
         show=args.show, show_dir=args.show_dir, tta=args.tta,
-        cfg_options=args.cfg_options, launcher=args.launcher)
+        cfg_options=args.cfg_options, launcher=args.launcher,
+        backend=args.backend)
     apply_fast_test_options(cfg, amp=args.amp, compile=args.compile)
     build_runner(cfg).test()
 
