@@ -183,12 +183,19 @@ def prepare_testing(config: str,
                     show_dir: Optional[str] = None,
                     tta: bool = False,
                     cfg_options: Optional[dict] = None,
-                    launcher: str = 'none') -> Config:
-    """The test config, as mmdet's and mmseg's ``tools/test.py`` build it."""
+                    launcher: str = 'none',
+                    backend: Optional[str] = None) -> Config:
+    """The test config, as mmdet's and mmseg's ``tools/test.py`` build it.
+    An exported ``.onnx`` checkpoint runs in ``backend`` (mmfasternet.deploy).
+    """
     cfg = load_config(config, cfg_options)
     cfg.work_dir = default_work_dir(cfg, config, work_dir)
-    check_checkpoint_file(checkpoint, 'CHECKPOINT')
-    cfg.load_from = checkpoint
+    if backend or checkpoint.endswith('.onnx'):
+        from ..deploy import use_backend_model
+        use_backend_model(cfg, checkpoint, backend, tta)
+    else:
+        check_checkpoint_file(checkpoint, 'CHECKPOINT')
+        cfg.load_from = checkpoint
     if is_main_process():
         report_checks(check_datasets(cfg, splits=('test_dataloader', )))
     os.makedirs(cfg.work_dir, exist_ok=True)
