@@ -1,0 +1,231 @@
+"""PyTorch checkpoint -> checked ONNX file (what pytorch2onnx.py runs).
+
+The TorchScript-based exporter of torch 2.13 (``dynamo=False``) writes the
+graph; see docs/deployment.md for why not the dynamo one. Before the file is
+reported as written it passes ``onnx.checker`` and one ONNX Runtime run on
+the sample input whose outputs match PyTorch's.
+"""
+import collections
+import json
+import os.path as osp
+from typing import Dict, List, Optional, Sequence
+
+import torch
+import torch.nn as nn
+from mmengine.config import Config
+
+from ..engine.preflight import InputError
+from .backends import METADATA_PREFIX, Session
+from .export import ExportError, exportable_model, prepare_for_export
+from .ops import MIN_OPSET, register_onnx_symbolics
+
+# Opsets the TorchScript exporter of torch 2.13 writes and RoiAlign allows.
+MAX_OPSET = 20
+DEFAULT_OPSET = 17
+# fp32 agreement between PyTorch and the runtimes (issue 11's bounds).
+SCORE_TOLERANCE = 1e-3
+
+
+def build_model(cfg: Config, checkpoint: Optional[str]) -> nn.Module:
+    """The config's model in eval mode with ``checkpoint`` loaded (None:
+    the model's own initialisation, for structure checks)."""
+    from mmengine.registry import MODELS, init_default_scope
+    from mmengine.runner import load_checkpoint
+    init_default_scope(cfg.get('default_scope', 'mmdet'))
+    model_cfg = cfg.model.copy()
+    backbone = model_cfg.get('backbone')
+    if isinstance(backbone, dict) and isinstance(backbone.get('init_cfg'),
+                                                 dict):
+        if backbone['init_cfg'].get('type') == 'Pretrained':
+            backbone['init_cfg'] = None  # the checkpoint brings the weights
+    model = MODELS.build(model_cfg)
+    if checkpoint is None:
+        model.init_weights()
+    else:
+        if not osp.isfile(checkpoint):
+            raise InputError(f'CHECKPOINT not found: {checkpoint}. Pass a '
+                             f'.pth file trained with this config.')
+        load_checkpoint(model, checkpoint, map_location='cpu', strict=True,
+                        logger='silent')
+    return model.eval()
+
+
+def class_names(cfg: Config) -> Optional[List[str]]:
+    dataset = cfg.get('test_dataloader', {}).get('dataset', {})
+    metainfo = dataset.get('metainfo') or {}
+    classes = metainfo.get('classes')
+    return list(classes) if classes else None
+
+
+def sample_image(model: nn.Module, shape: Sequence[int],
+                 image_file: Optional[str] = None,
+                 seed: int = 0) -> torch.Tensor:
+    """The input traced and compared: ``image_file`` scaled to fit
+    ``shape`` (aspect kept), normalised by the model's data preprocessor
+    and padded with zeros; without a file, seeded Gaussian noise."""
+    if image_file is None:
+        generator = torch.Generator().manual_seed(seed)
+        return torch.randn(1, 3, *shape, generator=generator)
+    import mmcv
+    if not osp.isfile(image_file):
+        raise InputError(f'--image {image_file}: file not found.')
+    array = mmcv.imrescale(mmcv.imread(image_file), (shape[1], shape[0]))
+    image = torch.from_numpy(array).permute(2, 0, 1).float()[None]
+    preprocessor = model.data_preprocessor
+    if getattr(preprocessor, '_channel_conversion', False) or getattr(
+            preprocessor, 'channel_conversion', False):  # mmdet, mmseg
+        image = image[:, [2, 1, 0]]
+    if getattr(preprocessor, '_enable_normalize', False):
+        image = (image - preprocessor.mean) / preprocessor.std
+    return torch.nn.functional.pad(
+        image, (0, shape[1] - image.shape[3], 0, shape[0] - image.shape[2]))
+
+
+def operator_counts(onnx_file: str) -> Dict[str, int]:
+    import onnx
+    graph = onnx.load(onnx_file, load_external_data=False).graph
+    return dict(collections.Counter(n.op_type for n in graph.node)
+                .most_common())
+
+
+def _export(module: nn.Module, image: torch.Tensor, out: str,
+            output_names: Sequence[str], opset: int, dynamic: bool) -> None:
+    register_onnx_symbolics(opset)
+    dynamic_axes = None
+    if dynamic:
+        dynamic_axes = {'image': {2: 'height', 3: 'width'}}
+        for name in output_names:
+            dynamic_axes[name] = {0: 'num'} if name != 'seg_logits' else {
+                2: 'height', 3: 'width'}
+    try:
+        with torch.no_grad():
+            torch.onnx.export(
+                module, (image, ), out, dynamo=False, opset_version=opset,
+                input_names=['image'], output_names=list(output_names),
+                dynamic_axes=dynamic_axes, do_constant_folding=True,
+                # an autograd.Function without ONNX translation (mmcv's ops)
+                # must fail by name, not be traced into constants
+                autograd_inlining=False)
+    except (torch.onnx.errors.UnsupportedOperatorError,
+            torch.onnx.errors.SymbolicValueError) as error:
+        raise ExportError(str(error).splitlines()[0]) from None
+    except RuntimeError as error:
+        first = str(error).strip().splitlines()[0]
+        if 'ONNX' in first or 'export' in first:
+            raise ExportError(first) from None
+        raise
+
+
+def _finish(out: str, metadata: dict) -> None:
+    """Refuse non-standard operators, drop the Identity nodes the
+    exporter adds for equal initializers, and write ``metadata``."""
+    import onnx
+    model = onnx.load(out)
+    graph = model.graph
+    custom = sorted({f'{n.domain}::{n.op_type}' for n in graph.node
+                     if n.domain not in ('', 'ai.onnx')})
+    if custom:
+        raise ExportError(f'{", ".join(custom)} is not a standard ONNX '
+                          f'operator; the runtimes would need its library.')
+    outputs = {o.name for o in graph.output}
+    alias = {n.output[0]: n.input[0] for n in graph.node
+             if n.op_type == 'Identity' and n.output[0] not in outputs}
+    kept = [n for n in graph.node if n.output[0] not in alias
+            or n.op_type != 'Identity']
+    for node in kept:
+        for i, name in enumerate(node.input):
+            while name in alias:
+                name = alias[name]
+            node.input[i] = name
+    del graph.node[:]
+    graph.node.extend(kept)
+    for key, value in metadata.items():
+        prop = model.metadata_props.add()
+        prop.key, prop.value = METADATA_PREFIX + key, json.dumps(value)
+    onnx.save(model, out)
+
+
+def compare_outputs(names: Sequence[str], reference: Sequence[torch.Tensor],
+                    actual: Sequence[torch.Tensor]) -> Dict[str, float]:
+    """Max absolute difference per output; raises ``ExportError`` when the
+    shapes differ or a difference is above the fp32 bounds."""
+    diffs = {}
+    for name, ref, act in zip(names, reference, actual):
+        if tuple(ref.shape) != tuple(act.shape):
+            raise ExportError(
+                f'ONNX Runtime output {name!r} has shape '
+                f'{tuple(act.shape)}, PyTorch {tuple(ref.shape)}.')
+        if ref.numel() == 0:
+            diffs[name] = 0.
+            continue
+        diff = (ref.double() - act.double()).abs().max().item()
+        diffs[name] = diff
+        if name == 'labels':
+            bound = 0.
+        elif name in ('dets', 'masks'):  # pixels of the input, scores
+            bound = max(SCORE_TOLERANCE, 1e-4 * ref.abs().max().item())
+        else:  # logits, features: relative to their range
+            bound = SCORE_TOLERANCE * max(1., ref.abs().max().item())
+        if diff > bound:
+            raise ExportError(f'ONNX Runtime output {name!r} differs from '
+                              f'PyTorch by {diff:.3g} (bound {bound:.3g}).')
+    return diffs
+
+
+def pytorch2onnx(cfg: Config, checkpoint: Optional[str], out: str,
+                 shape: Sequence[int] = (800, 1344), dynamic: bool = False,
+                 opset: int = DEFAULT_OPSET, part: str = 'model',
+                 config_name: str = '', image_file: Optional[str] = None,
+                 seed: int = 0) -> dict:
+    """Export, check and compare; returns a report (dict) of the file."""
+    if not MIN_OPSET <= opset <= MAX_OPSET:
+        raise InputError(f'--opset {opset} is not supported: use '
+                         f'{MIN_OPSET}-{MAX_OPSET} (RoiAlign with aligned '
+                         f'boxes needs {MIN_OPSET}).')
+    if len(shape) != 2 or min(shape) < 32 or any(s % 32 for s in shape):
+        raise InputError(f'--shape {shape}: give H W, multiples of 32 '
+                         f'(the FPN pads inputs to 32).')
+    model = prepare_for_export(build_model(cfg, checkpoint))
+    if part == 'backbone':
+        module, names = model.backbone, [f'feat{i}' for i in range(
+            len(model.backbone.out_indices))]
+        task = 'backbone'
+    else:
+        module, names = exportable_model(model)
+        task = 'segmentation' if names == ['seg_logits'] else 'detection'
+    image = sample_image(model, shape, image_file, seed)
+    with torch.no_grad():
+        reference = module(image)
+    reference = [reference] if isinstance(reference, torch.Tensor) \
+        else list(reference)
+    _export(module, image, out, names, opset, dynamic)
+    num_classes = getattr(model, 'num_classes', None)
+    for head in ('roi_head', 'bbox_head', 'decode_head'):
+        part_module = getattr(model, head, None)
+        if head == 'roi_head' and part_module is not None:
+            part_module = part_module.bbox_head
+        if part_module is not None and hasattr(part_module, 'num_classes'):
+            num_classes = part_module.num_classes
+            break
+    _finish(out, dict(
+        task=task, config=config_name, num_classes=num_classes,
+        classes=class_names(cfg), outputs=list(names),
+        input_shape=None if dynamic else list(shape)))
+    import onnx
+    onnx.checker.check_model(out, full_check=True)
+    session = Session(out, 'onnxruntime')
+    diffs = compare_outputs(names, reference, session.run(image))
+    # A second input: values traced into constants would differ here.
+    other = sample_image(model, shape, None, seed + 1)
+    with torch.no_grad():
+        other_reference = module(other)
+    if isinstance(other_reference, torch.Tensor):
+        other_reference = [other_reference]
+    compare_outputs(names, other_reference, session.run(other))
+    params = sum(p.numel() for p in module.parameters())
+    size = osp.getsize(out)
+    return dict(
+        file=out, opset=opset, input_shape=list(shape), dynamic=dynamic,
+        outputs={n: list(r.shape) for n, r in zip(names, reference)},
+        max_abs_diff=diffs, parameters=params, file_bytes=size,
+        bytes_per_parameter=size / params, operators=operator_counts(out))

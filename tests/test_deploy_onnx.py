@@ -1,0 +1,242 @@
+"""ONNX export of whole detectors and segmentors, and the exported files
+run by ONNX Runtime and OpenVINO behind the model's forward, compared with
+mmdet's and mmseg's own PyTorch predictions (tiny models, 128x128)."""
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pytest
+import torch
+from mmengine.config import Config
+from mmengine.structures import InstanceData
+
+from mmfasternet.deploy import build_backend_model
+from mmfasternet.deploy.accuracy import _iou
+from mmfasternet.deploy.convert import build_model, pytorch2onnx
+from mmfasternet.deploy.export import ExportError, exportable_model
+from mmfasternet.engine.preflight import InputError
+
+REPO = Path(__file__).parents[1]
+CONFIGS = dict(
+    maskrcnn='configs/demo/maskrcnn_fasternet_t0_synthetic.py',
+    retinanet='configs/demo/retinanet_fasternet_t0_synthetic.py',
+    fpn='configs/demo/fpn_fasternet_t0_synthetic.py')
+SHAPE = (128, 128)
+
+
+def random_checkpoint(cfg: Config, path: Path, seed: int = 0) -> str:
+    """Random weights; RetinaNet's classifier is spread out so that some
+    scores pass its threshold (its init gives every box 0.01)."""
+    torch.manual_seed(seed)
+    model = build_model(cfg, None)
+    head = getattr(model, 'bbox_head', None)
+    if hasattr(head, 'retina_cls'):
+        torch.nn.init.normal_(head.retina_cls.weight, std=0.3)
+        torch.nn.init.zeros_(head.retina_cls.bias)
+    torch.save({'state_dict': model.state_dict()}, path)
+    return str(path)
+
+
+@pytest.fixture(scope='module')
+def exported(tmp_path_factory):
+    """name -> (cfg, checkpoint, onnx file, report), exported once."""
+    root = tmp_path_factory.mktemp('onnx')
+    cache = {}
+
+    def export(name: str):
+        if name not in cache:
+            cfg = Config.fromfile(str(REPO / CONFIGS[name]))
+            checkpoint = random_checkpoint(cfg, root / f'{name}.pth')
+            out = str(root / f'{name}.onnx')
+            report = pytorch2onnx(cfg, checkpoint, out, shape=SHAPE,
+                                  config_name=CONFIGS[name])
+            cache[name] = cfg, checkpoint, out, report
+        return cache[name]
+
+    return export
+
+
+def sample_batch(scope: str, seed: int = 1):
+    """A preprocessed image and its data sample, as a test loader gives."""
+    torch.manual_seed(seed)
+    image = torch.randn(1, 3, *SHAPE)
+    meta = dict(img_shape=SHAPE, ori_shape=SHAPE, pad_shape=SHAPE,
+                batch_input_shape=SHAPE, scale_factor=(1., 1.))
+    if scope == 'mmseg':
+        from mmseg.structures import SegDataSample
+        sample = SegDataSample(metainfo=meta)
+    else:
+        from mmdet.structures import DetDataSample
+        sample = DetDataSample(metainfo=meta)
+    return image, sample
+
+
+def predictions(cfg, checkpoint, onnx_file, backend):
+    """(PyTorch's own predict, the backend model's) on one image."""
+    model = build_model(cfg, checkpoint)
+    image, sample = sample_batch(cfg.default_scope)
+    with torch.no_grad():
+        reference = model.predict(image, [sample.clone()])[0]
+    deployed = build_backend_model(cfg, onnx_file, backend)
+    actual = deployed(image, [sample.clone()], mode='predict')[0]
+    return reference, actual
+
+
+def assert_same_detections(reference: InstanceData, actual: InstanceData):
+    assert len(reference) > 0
+    assert len(actual) == len(reference)
+    assert torch.equal(actual.labels, reference.labels)
+    iou = _iou(reference.bboxes.numpy(), actual.bboxes.numpy())
+    assert np.diag(iou).min() >= 0.99
+    assert (actual.scores - reference.scores).abs().max() < 1e-3
+    if 'masks' in reference:
+        disagree = (actual.masks != reference.masks).float().mean()
+        assert disagree < 1e-3
+
+
+@pytest.mark.parametrize('backend', ['onnxruntime', 'openvino'])
+@pytest.mark.parametrize('name', ['maskrcnn', 'retinanet'])
+def test_exported_detector_predicts_like_mmdet(exported, name, backend):
+    cfg, checkpoint, onnx_file, _ = exported(name)
+    reference, actual = predictions(cfg, checkpoint, onnx_file, backend)
+    assert_same_detections(reference.pred_instances, actual.pred_instances)
+
+
+@pytest.mark.parametrize('backend', ['onnxruntime', 'openvino'])
+def test_exported_segmentor_gives_mmseg_logits_and_labels(exported, backend):
+    cfg, checkpoint, onnx_file, _ = exported('fpn')
+    reference, actual = predictions(cfg, checkpoint, onnx_file, backend)
+    ref_logits = reference.seg_logits.data
+    assert ref_logits.shape == actual.seg_logits.data.shape
+    assert (actual.seg_logits.data - ref_logits).abs().max() < 1e-3 * max(
+        1., ref_logits.abs().max().item())
+    agree = (actual.pred_sem_seg.data == reference.pred_sem_seg.data)
+    assert agree.float().mean() > 0.999
+
+
+def test_export_uses_standard_operators_and_passes_the_checker(exported):
+    _, _, onnx_file, report = exported('maskrcnn')
+    model = onnx.load(onnx_file)
+    onnx.checker.check_model(model, full_check=True)
+    domains = {node.domain for node in model.graph.node}
+    assert domains <= {'', 'ai.onnx'}
+    ops = report['operators']
+    assert ops['NonMaxSuppression'] == 2  # proposals, detections
+    assert ops['RoiAlign'] == 8  # 4 levels for boxes, 4 for masks
+    assert [o.name for o in model.graph.output] == ['dets', 'labels',
+                                                    'masks']
+
+
+def test_fasternet_s_backbone_exports_split_conv_concat(tmp_path):
+    cfg = Config.fromfile(str(REPO / 'configs/maskrcnn_fasternet_s_coco.py'))
+    out = str(tmp_path / 'backbone.onnx')
+    report = pytorch2onnx(cfg, None, out, shape=SHAPE, part='backbone')
+    ops = report['operators']
+    assert 'ScatterND' not in ops
+    assert not {'Shape', 'Gather', 'Slice', 'Reshape'} & set(ops)
+    # Split sizes are the only constants; the four output norms the only
+    # BatchNorm left (nothing before them to fold into).
+    assert set(ops) == {'Conv', 'Split', 'Concat', 'Relu', 'Add',
+                        'Constant', 'BatchNormalization'}
+    blocks = sum((1, 2, 13, 2))
+    assert ops['Split'] == ops['Concat'] == ops['Add'] == blocks
+    assert ops['Conv'] == 1 + 3 + 3 * blocks
+    assert ops['BatchNormalization'] == 4
+    assert abs(report['bytes_per_parameter'] - 4) < 0.2
+
+
+def test_dynamic_export_runs_at_another_size(tmp_path):
+    cfg = Config.fromfile(str(REPO / CONFIGS['retinanet']))
+    checkpoint = random_checkpoint(cfg, tmp_path / 'r.pth')
+    out = str(tmp_path / 'dynamic.onnx')
+    pytorch2onnx(cfg, checkpoint, out, shape=SHAPE, dynamic=True)
+    model = build_model(cfg, checkpoint)
+    image, sample = sample_batch('mmdet')
+    image = torch.nn.functional.interpolate(image, size=(96, 160))
+    sample.set_metainfo(dict(img_shape=(96, 160), ori_shape=(96, 160),
+                             pad_shape=(96, 160),
+                             batch_input_shape=(96, 160)))
+    with torch.no_grad():
+        reference = model.predict(image, [sample.clone()])[0]
+    actual = build_backend_model(cfg, out)(image, [sample.clone()])[0]
+    assert_same_detections(reference.pred_instances, actual.pred_instances)
+
+
+def test_unsupported_part_is_named(tmp_path):
+    cfg = Config.fromfile(str(REPO / CONFIGS['maskrcnn']))
+    cfg.model.roi_head.type = 'CascadeRoIHead'
+    cfg.model.roi_head.num_stages = 1
+    cfg.model.roi_head.stage_loss_weights = [1]
+    cfg.model.roi_head.bbox_head = [cfg.model.roi_head.bbox_head]
+    cfg.model.train_cfg.rcnn = [cfg.model.train_cfg.rcnn]
+    model = build_model(cfg, None)
+    with pytest.raises(ExportError, match='CascadeRoIHead'):
+        exportable_model(model)
+
+
+def test_operator_without_translation_is_named(tmp_path):
+    from mmcv.ops import nms
+    from mmfasternet.deploy.convert import _export
+
+    class MmcvNms(torch.nn.Module):
+        def forward(self, boxes):
+            return nms(boxes, boxes[:, 0], 0.5)[1]
+
+    boxes = torch.tensor([[0., 0., 10., 10.], [1., 1., 11., 11.]])
+    with pytest.raises(ExportError, match="Python operator NMSop"):
+        _export(MmcvNms(), boxes, str(tmp_path / 'x.onnx'), ['keep'], 17,
+                False)
+
+
+def test_unsupported_opset_is_refused_before_export(tmp_path):
+    cfg = Config.fromfile(str(REPO / CONFIGS['fpn']))
+    with pytest.raises(InputError, match='--opset 11'):
+        pytorch2onnx(cfg, None, str(tmp_path / 'x.onnx'), shape=SHAPE,
+                     opset=11)
+
+
+def tool(*args) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, *args], cwd=REPO,
+                          capture_output=True, text=True)
+
+
+def one_line_error(result: subprocess.CompletedProcess) -> str:
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert lines[-1].startswith('(set MMFASTERNET_TRACEBACK=1')
+    assert lines[-2].startswith('error: ')
+    return lines[-2]
+
+
+def test_missing_onnx_file_is_one_line_error(tmp_path):
+    error = one_line_error(tool('tools/test.py', CONFIGS['maskrcnn'],
+                                str(tmp_path / 'nothing.onnx')))
+    assert 'nothing.onnx' in error and 'pytorch2onnx.py' in error
+
+
+def test_onnx_of_another_task_or_classes_is_one_line_error(exported):
+    _, _, fpn_onnx, _ = exported('fpn')
+    error = one_line_error(tool('tools/test.py', CONFIGS['maskrcnn'],
+                                fpn_onnx))
+    assert 'segmentation model' in error
+    _, _, det_onnx, _ = exported('retinanet')
+    error = one_line_error(tool(
+        'tools/test.py', CONFIGS['retinanet'], det_onnx, '--cfg-options',
+        'model.bbox_head.num_classes=3'))
+    assert 'predicts 4 classes and the config 3' in error
+
+
+def test_backend_flag_needs_an_onnx_file(exported):
+    _, checkpoint, _, _ = exported('retinanet')
+    error = one_line_error(tool('tools/test.py', CONFIGS['retinanet'],
+                                checkpoint, '--backend', 'openvino'))
+    assert '.onnx' in error
+
+
+def test_export_tool_refuses_unsupported_opset(tmp_path):
+    error = one_line_error(tool(
+        'tools/deployment/pytorch2onnx.py', CONFIGS['fpn'], 'none', '--out',
+        str(tmp_path / 'x.onnx'), '--opset', '11'))
+    assert '--opset 11' in error

@@ -1,0 +1,91 @@
+"""Score a checkpoint and its ONNX export on the config's test set and
+compare: metrics (points) and per-image predictions; results to a JSON file.
+
+Example (the trained Mask R-CNN demo):
+  python tools/deployment/check_accuracy.py \
+    configs/demo/maskrcnn_fasternet_t0_synthetic.py \
+    work_dirs/demo_maskrcnn_fasternet_t0/iter_1500.pth maskrcnn_t0.onnx \
+    --results benchmarks/onnx_accuracy.json
+"""
+import argparse
+import datetime
+import json
+import os
+import os.path as osp
+import platform
+import subprocess
+import sys
+
+from mmfasternet.deploy.accuracy import (compare_predictions, evaluate,
+                                         metric_differences)
+from mmfasternet.engine.errors import run_cli
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('config')
+    parser.add_argument('checkpoint', help='PyTorch .pth')
+    parser.add_argument('onnx', help='the same model exported to .onnx')
+    parser.add_argument('--backends', nargs='+',
+                        choices=['onnxruntime', 'openvino'],
+                        default=['onnxruntime', 'openvino'])
+    parser.add_argument('--results', default='benchmarks/onnx_accuracy.json',
+                        help='JSON file to add this entry to')
+    parser.add_argument('--work-dir', default='work_dirs/onnx_accuracy')
+    return parser.parse_args()
+
+
+def cpu_model() -> str:
+    try:
+        lines = subprocess.run(['lscpu'], capture_output=True,
+                               text=True).stdout.splitlines()
+    except OSError:
+        return platform.processor()
+    return next((line.split(':', 1)[1].strip() for line in lines
+                 if line.startswith('Model name')), platform.processor())
+
+
+def versions() -> dict:
+    import onnxruntime
+    import openvino
+    import torch
+    return dict(torch=torch.__version__, onnxruntime=onnxruntime.__version__,
+                openvino=openvino.__version__)
+
+
+def main() -> None:
+    args = parse_args()
+    name = osp.splitext(osp.basename(args.config))[0]
+    work_dir = osp.join(args.work_dir, name)
+    reference = evaluate(args.config, args.checkpoint,
+                         osp.join(work_dir, 'pytorch'))
+    entry = dict(
+        config=args.config, checkpoint=args.checkpoint, onnx=args.onnx,
+        command=' '.join(['python'] + sys.argv),
+        date=datetime.datetime.now(datetime.timezone.utc).isoformat(
+            timespec='seconds'),
+        machine=cpu_model(), versions=versions(),
+        pytorch=reference['metrics'], backends={})
+    for backend in args.backends:
+        result = evaluate(args.config, args.onnx,
+                          osp.join(work_dir, backend), backend=backend)
+        entry['backends'][backend] = dict(
+            metrics=result['metrics'],
+            difference_points=metric_differences(reference['metrics'],
+                                                 result['metrics']),
+            per_image=compare_predictions(reference['predictions'],
+                                          result['predictions']))
+    results = {}
+    if osp.isfile(args.results):
+        with open(args.results) as f:
+            results = json.load(f)
+    results[name] = entry
+    os.makedirs(osp.dirname(args.results) or '.', exist_ok=True)
+    with open(args.results, 'w') as f:
+        json.dump(results, f, indent=1)
+        f.write('\n')
+    print(json.dumps(entry, indent=1))
+
+
+if __name__ == '__main__':
+    run_cli(main)
