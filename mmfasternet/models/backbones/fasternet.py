@@ -16,9 +16,10 @@ from mmcv.cnn.bricks import DropPath
 from mmengine.logging import MMLogger
 from mmengine.model import BaseModule
 from mmengine.registry import MODELS
-from mmengine.runner.checkpoint import _load_checkpoint
 from torch.nn.modules.batchnorm import _BatchNorm
 from torch.nn.utils.fusion import fuse_conv_bn_eval
+
+from .timm_keys import load_weights_file, timm_to_official
 
 # Keys of the official ImageNet classifier that a dense-prediction backbone
 # does not have.
@@ -433,8 +434,9 @@ class FasterNet(BaseModule):
                 'weights"), then pass their path with --cfg-options '
                 'model.backbone.init_cfg.checkpoint=PATH, or train from '
                 'scratch with --cfg-options model.backbone.init_cfg=None.')
-        checkpoint = _load_checkpoint(filename, map_location='cpu')
-        state_dict = self.official_state_dict(checkpoint, prefix)
+        checkpoint = load_weights_file(filename)  # .safetensors too
+        state_dict = timm_to_official(
+            self.official_state_dict(checkpoint, prefix))
         logger = MMLogger.get_current_instance()
         skipped = [k for k in state_dict if k.startswith(CLASSIFIER_PREFIXES)]
         for key in skipped:
