@@ -1,6 +1,8 @@
 """Operators for fast inference: a vectorised RoIAlign and float32
 fallbacks that let mmcv's ops run under bf16/fp16 autocast."""
-from .half_precision import install_half_precision_fallbacks
+from .half_precision import (install_half_precision_fallbacks,
+                             predictions_to_float32,
+                             register_float32_predictions)
 from .roi_align import FastRoIAlign, fast_roi_align
 
 
@@ -25,5 +27,6 @@ def register_fast_roi_align() -> None:
 
 __all__ = [
     'FastRoIAlign', 'fast_roi_align', 'install_half_precision_fallbacks',
-    'register_fast_roi_align'
+    'predictions_to_float32', 'register_fast_roi_align',
+    'register_float32_predictions'
 ]

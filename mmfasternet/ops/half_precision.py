@@ -22,11 +22,17 @@ What it changes in the process (once; calling it again does nothing):
 
 No installed file is edited; the originals stay reachable as
 ``<wrapper>.__wrapped__``.
+
+Predictions made under autocast still carry half-precision boxes and
+scores (the heads' linear layers run in bf16/fp16), which numpy and so
+mmdet's evaluators cannot read: :func:`register_float32_predictions` adds a
+forward hook to one model that casts them to float32 (nothing global).
 """
 import functools
 from typing import Callable, Optional
 
 import torch
+from mmengine.structures import BaseDataElement
 
 HALF_DTYPES = (torch.float16, torch.bfloat16)
 
@@ -108,3 +114,32 @@ def install_half_precision_fallbacks() -> None:
     _wrap(SoftNMSop, 'forward', _float32_forward)
     _wrap(RoIAlignFunction, 'forward', _float32_forward)
     _wrap(RoIAlignFunction, 'backward', _float32_backward)
+
+
+def predictions_to_float32(outputs):
+    """Cast the half-precision tensors of every ``pred_*`` field (and
+    ``seg_logits``) of each data sample in ``outputs`` to float32, in place;
+    returns ``outputs``. Anything else passes through untouched."""
+    if not isinstance(outputs, (list, tuple)):
+        return outputs
+    for sample in outputs:
+        if not isinstance(sample, BaseDataElement):
+            continue
+        for name in sample.keys():
+            field = getattr(sample, name)
+            if not (name.startswith('pred_') or name == 'seg_logits') or (
+                    not isinstance(field, BaseDataElement)):
+                continue
+            for key, value in list(field.items()):
+                if isinstance(value,
+                              torch.Tensor) and value.dtype in HALF_DTYPES:
+                    setattr(field, key, value.float())
+    return outputs
+
+
+def register_float32_predictions(model: torch.nn.Module):
+    """Make ``model(..., mode='predict')`` return float32 boxes, scores and
+    logits under autocast (see :func:`predictions_to_float32`); returns the
+    hook's handle (``handle.remove()`` undoes it)."""
+    return model.register_forward_hook(
+        lambda module, args, outputs: predictions_to_float32(outputs))
