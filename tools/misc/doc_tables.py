@@ -27,7 +27,7 @@ import json
 import os.path as osp
 import re
 import sys
-from typing import Dict, Iterable, List, Union
+from typing import List
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 BLOCK = re.compile(r'(<!-- table: (.*?)-->)\n.*?(<!-- end table -->)', re.S)
@@ -37,47 +37,37 @@ class TableError(Exception):
     """A marker or source file that cannot give a table."""
 
 
-def scaled(value: Union[int, float, str], unit: float, suffix: str) -> str:
-    """``28593152`` -> ``28.59M``; a string is kept as the metafile has it."""
-    if isinstance(value, (int, float)):
-        return f'{value / unit:.2f}{suffix}'
-    return str(value)
-
-
-def results_cell(results: Iterable[dict]) -> str:
-    """``COCO box AP 39.9, mask AP 36.9``: the metrics, grouped by data set."""
-    by_dataset: Dict[str, List[str]] = {}
-    for result in results or ():
-        metrics = by_dataset.setdefault(result['Dataset'], [])
-        metrics += [f'{name} {value}'
-                    for name, value in result['Metrics'].items()]
-    return '; '.join(f'{dataset} {", ".join(metrics)}'
-                     for dataset, metrics in by_dataset.items()) or '-'
-
-
 def model_zoo_table(index: str, page_dir: str) -> str:
-    """Every model of ``index``, config links relative to ``page_dir``."""
+    """Every model of ``index``, config links relative to ``page_dir``.
+
+    Parameters and FLOPs are the metafile's (counted here); results and
+    weights are the metafile's too, which holds only the paper's.
+    """
     from mmengine.infer import BaseInferencer
 
     if not osp.isfile(index):
         raise TableError(f'model index {index} not found')
     index_dir = osp.dirname(osp.abspath(index))
     lines = [
-        '| model | config | params | FLOPs | results | weights |',
-        '| --- | --- | --- | --- | --- | --- |',
+        '| config | params (counted) | FLOPs (counted) | results (paper) '
+        '| weights (official) |',
+        '| --- | ---: | ---: | --- | --- |',
     ]
     for model in BaseInferencer._get_models_from_metafile(index_dir):
         meta = model.get('Metadata', {})
-        config = model['Config']
-        link = osp.relpath(osp.join(index_dir, config), page_dir)
-        weights = f'[weights]({model["Weights"]})' \
+        link = osp.relpath(osp.join(index_dir, model['Config']), page_dir)
+        results = ', '.join(
+            f'{result["Dataset"]} {name} {value}'
+            for result in model.get('Results', [])
+            for name, value in result['Metrics'].items()) or '-'
+        weights = f'[model]({model["Weights"]})' \
             if model.get('Weights') else '-'
-        lines.append(' | '.join([
-            f'| {model["Name"]}', f'[{osp.basename(config)}]({link})',
-            scaled(meta.get('Parameters', '-'), 1e6, 'M'),
-            scaled(meta.get('FLOPs', '-'), 1e9, 'G'),
-            results_cell(model.get('Results')), f'{weights} |'
-        ]))
+        params, flops = meta.get('Parameters'), meta.get('FLOPs')
+        lines.append(
+            f'| [{model["Name"]}]({link}) '
+            f'| {f"{params / 1e6:.2f}M" if params else "-"} '
+            f'| {f"{flops / 1e9:.1f}G" if flops else "-"} '
+            f'| {results} | {weights} |')
     return '\n'.join(lines)
 
 
