@@ -94,6 +94,8 @@ def project_paths(text: str) -> Set[str]:
     paths = set()
     for snippet in code:
         for path in PROJECT_PATH.findall(snippet):
+            if '...' in path:
+                continue  # 'configs/...py': an ellipsis, not a path
             path = path.rstrip('.,:')
             if path.endswith('/') and path.count('/') == 1:
                 continue  # 'configs/' alone names the folder in prose
@@ -248,7 +250,7 @@ def test_checker_reads_paths_from_code_only():
             'configs/maskrcnn_fasternet_{s,m}_coco.py\n'
             'python $root/tools/x.py mmdet::configs/y.py '
             '.venv/lib/python3.11/site-packages/mmseg/.mim/tools/train.py\n'
-            '```\nand `scripts/demo.sh`.')
+            '```\nand `scripts/demo.sh`, `configs/...py`.')
     assert project_paths(text) == {
         'tools/train.py', 'configs/maskrcnn_fasternet_s_coco.py',
         'configs/maskrcnn_fasternet_m_coco.py', 'scripts/demo.sh'}
