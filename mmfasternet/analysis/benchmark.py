@@ -1,112 +1,224 @@
-"""Latency and achieved FLOP/s of whole models or backbones, CPU or CUDA.
+"""Latency and achieved FLOP/s of whole models (or their backbones) in named
+inference forms, on CPU or CUDA, and where the time goes inside them.
 
-Several models are timed in one run, interleaved (A, B, A, B, ...), so that
-the noise of a shared machine falls on all of them alike and their ratios
-hold. Achieved FLOP/s is FLOPs divided by latency, the paper's measure.
+Every entry (a config in a form, see :mod:`.forms`) is built with the same
+random weights and timed in one run, interleaved (A, B, C, A, B, C, ...), so
+that the noise of a shared machine falls on all of them alike and their
+ratios hold. Achieved FLOP/s is FLOPs divided by latency, the paper's
+measure. FLOPs are counted once per config, on the training form in fp32.
 """
-import contextlib
+import copy
 import csv
 import json
+import os
+import re
 import statistics
 import time
-from dataclasses import asdict, dataclass, field
+from contextlib import ExitStack
+from dataclasses import asdict, dataclass, field, replace
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import torch
+from mmengine.config import Config
 
-from .complexity import model_complexity
+from mmfasternet.engine.preflight import InputError
+
+from .complexity import count_complexity
+from .forms import (Form, check_form_device, keep_detections, resolve_form,
+                    use_fast_roi_align)
 from .models import build_model, default_shape, dummy_batch, load_any_config
+from .parts import OTHER, PartTimer, cuda_synchronizer
 
-DTYPES = {'fp32': torch.float32, 'fp16': torch.float16,
-          'bf16': torch.bfloat16}
+BACKENDS = ('pytorch', 'onnxruntime', 'openvino')
+
+
+def config_label(config: str) -> str:
+    """``configs/maskrcnn_fasternet_s_coco.py`` -> its file name stem."""
+    return config.replace('::', '/').split('/')[-1].replace('.py', '')
 
 
 @dataclass
 class BenchmarkSpec:
-    """One model to time and how."""
+    """One entry to time: a config, the form it runs in, where it runs."""
     config: str
+    form: Form = field(default_factory=Form)
     backbone_only: bool = False
-    deploy: bool = False
-    dtype: str = 'fp32'
-    channels_last: bool = False
-    label: str = ''
+    backend: str = 'pytorch'
 
     def name(self) -> str:
-        if self.label:
-            return self.label
-        parts = [self.config.split('/')[-1].replace('.py', '')]
-        parts += ['backbone'] if self.backbone_only else []
-        parts += ['deploy'] if self.deploy else []
-        parts += [self.dtype] + (['channels_last']
-                                 if self.channels_last else [])
-        return ' '.join(parts)
+        form = self.form.name if self.backend == 'pytorch' else self.backend
+        part = ' backbone' if self.backbone_only else ''
+        return f'{config_label(self.config)}{part} {form}'
 
 
 @dataclass
 class BenchmarkResult:
-    name: str
+    model: str
     config: str
+    form: str  # as asked
+    ran_as: str  # what the model allows (see forms.resolve_form)
+    backend: str
     part: str
     device: str
-    dtype: str
-    deploy: bool
-    channels_last: bool
+    threads: int
     batch: int
     height: int
     width: int
     params: int
-    flops: int  # per batch
-    median_ms: float
-    p25_ms: float
-    p75_ms: float
-    min_ms: float
-    images_per_s: float
-    achieved_gflops: float
-    # Backbone runs: relative error of the outputs against the fp32
-    # training form of the same config on the same input.
+    flops: int  # per batch, training form
+    median_ms: float = float('nan')
+    p25_ms: float = float('nan')
+    p75_ms: float = float('nan')
+    min_ms: float = float('nan')
+    images_per_s: float = float('nan')
+    achieved_gflops: float = float('nan')
+    # Largest relative error of the backbone (+ neck) features against the
+    # training form in fp32 of the same config on the same input.
     rel_error_vs_fp32: Optional[float] = None
+    error: str = ''  # why the entry was not timed (e.g. compile failed)
     times_ms: List[float] = field(repr=False, default_factory=list)
+    parts_ms: Dict[str, float] = field(repr=False, default_factory=dict)
+
+
+@dataclass
+class _Entry:
+    spec: BenchmarkSpec
+    ran_as: str
+    run_once: Optional[Callable[[], object]] = None
+    model: Optional[torch.nn.Module] = None
+    rel_error: Optional[float] = None
+    error: str = ''
+    timer: Optional[PartTimer] = None
+    parts: List[Dict[str, float]] = field(default_factory=list)
+
+
+@dataclass
+class _Reference:
+    cfg: Config
+    scope: str
+    shape: Tuple[int, int]
+    params: int
+    flops: int
+    inputs: torch.Tensor
+    samples: list
+    features: Dict[bool, Sequence[torch.Tensor]]
 
 
 def _relative_error(outputs, reference) -> float:
-    """Largest ||a - b|| / ||b|| over the feature maps of two backbone runs.
-    """
+    """Largest ||a - b|| / ||b|| over two lists of feature maps."""
     return max(((a.float() - b.float()).norm() / b.float().norm()).item()
                for a, b in zip(outputs, reference))
 
 
-def _runner(spec: BenchmarkSpec, device: str, batch: int,
-            shape: Tuple[int, int]) -> Tuple[Callable[[], object], dict]:
-    """A no-argument callable that runs the model once, and its sizes."""
-    cfg = load_any_config(spec.config)
-    sizes = model_complexity(cfg, shape, spec.backbone_only)['model']
-    model = build_model(cfg)
+def _features(model, inputs, backbone_only: bool):
+    out = model.backbone(inputs) if backbone_only else model.extract_feat(
+        inputs)
+    return [t.detach().float().contiguous() for t in out]
+
+
+def _short_error(error: Exception) -> str:
+    """One line naming the op that failed where the message names one."""
+    text = str(error)
+    ops = re.findall(r'(?:aten|mmcv|torchvision|prims)(?:\.|::)\w+', text)
+    first = next((line.strip() for line in text.splitlines()
+                  if line.strip()), '')
+    op = f' [op: {ops[0]}]' if ops else ''
+    return f'{type(error).__name__}{op}: {first}'[:300]
+
+
+def _reference(config: str, batch: int, shape: Optional[Tuple[int, int]],
+               cfg_options: Optional[dict],
+               detections: Optional[int], device: str) -> _Reference:
+    """The config as every form of it is built, its sizes, one input batch
+    and the training-form fp32 features of both kinds."""
+    cfg = load_any_config(config)
+    if cfg_options:
+        cfg.merge_from_dict(cfg_options)
+    if detections is not None:
+        keep_detections(cfg.model, detections)
     scope = cfg.get('default_scope', 'mmdet')
+    shape = shape or default_shape(cfg)
+    torch.manual_seed(0)
+    model = build_model(cfg)
+    sizes = count_complexity(model, scope, shape)
+    torch.manual_seed(1)
     inputs, samples = dummy_batch(model, scope, batch, shape)
-    if spec.deploy:
-        if not hasattr(model.backbone, 'switch_to_deploy'):
-            raise ValueError(f'--deploy: the backbone of {spec.config} has '
-                             f'no inference form (switch_to_deploy).')
-        model.backbone.switch_to_deploy()
+    model.to(device)
+    inputs = inputs.to(device)
+    with torch.no_grad():
+        features = {only: _features(model, inputs, only)
+                    for only in (False, True)}
+    return _Reference(cfg, scope, shape,
+                      params={k: sizes[k]['params'] for k in sizes},
+                      flops={k: sizes[k]['flops'] for k in sizes},
+                      inputs=inputs, samples=samples, features=features)
+
+
+def _prepare(spec: BenchmarkSpec, ref: _Reference, device: str,
+             seen: set, log: Callable[[str], None]) -> Optional[_Entry]:
+    """Build one entry's model in its form; None when the model runs this
+    form exactly as an entry already prepared (nothing new to time)."""
+    from mmfasternet.inference import (inference_autocast,
+                                       optimize_for_inference)
+    if spec.backend != 'pytorch':
+        return _prepare_backend(spec, ref, device)
+    form = spec.form
+    check_form_device(form, device)
+    cfg = copy.deepcopy(ref.cfg)
+    if form.fast_roi and not use_fast_roi_align(cfg.model):
+        form = replace(form, fast_roi=False)  # no RoIAlign to replace
+    torch.manual_seed(0)  # the same weights for every form
+    model = build_model(cfg).to(device)
+    form = resolve_form(form, model)
+    key = (spec.config, spec.backbone_only, form)
+    if key in seen:
+        log(f'skip: {spec.name()} runs as {form.name}, already timed')
+        return None
+    seen.add(key)
+    entry = _Entry(spec, form.name)
+    optimize_for_inference(model, deploy=form.deploy,
+                           channels_last=form.channels_last,
+                           compile=form.compile)
+    autocast = inference_autocast(device, enabled=form.dtype != 'fp32')
     target = model.backbone if spec.backbone_only else model
-    memory_format = torch.channels_last if spec.channels_last \
-        else torch.contiguous_format
-    target = target.to(device=device, memory_format=memory_format)
-    inputs = inputs.to(device=device, memory_format=memory_format)
-    dtype = DTYPES[spec.dtype]
-    if dtype is torch.float16 and device == 'cpu':
-        raise ValueError('--dtype fp16 needs CUDA; on a CPU use bf16.')
-    autocast = torch.autocast(device_type=device.split(':')[0], dtype=dtype) \
-        if dtype is not torch.float32 else contextlib.nullcontext()
 
     def run_once():
         with torch.no_grad(), autocast:
             if spec.backbone_only:
-                return target(inputs)
-            return target(inputs, samples, mode='predict')
+                return target(ref.inputs)
+            return target(ref.inputs, ref.samples, mode='predict')
 
-    return run_once, dict(params=sizes['params'],
-                          flops=sizes['flops'] * batch)
+    try:  # the first call compiles, where the form asks for it
+        with torch.no_grad(), autocast:
+            features = _features(model, ref.inputs, spec.backbone_only)
+    except Exception as error:  # noqa: BLE001  reported in the results
+        if not form.compile:
+            raise
+        entry.error = 'compile failed: ' + _short_error(error)
+        log(f'{spec.name()}: {entry.error}')
+        return entry
+    entry.rel_error = _relative_error(
+        features, ref.features[spec.backbone_only])
+    entry.run_once, entry.model = run_once, model
+    return entry
+
+
+def _prepare_backend(spec: BenchmarkSpec, ref: _Reference,
+                     device: str) -> _Entry:
+    raise InputError(
+        f'--backends {spec.backend}: not available in this version.')
+
+
+def _attach_parts(stack: ExitStack, entries: Sequence[_Entry],
+                  device: str) -> None:
+    """Per-part timers on every eager whole model (compiled parts are left
+    alone: a hook inside a compiled graph would break it)."""
+    for entry in entries:
+        if entry.run_once is None or entry.spec.backbone_only or \
+                entry.spec.form.compile or entry.spec.backend != 'pytorch':
+            continue
+        entry.timer = PartTimer(cuda_synchronizer(device))
+        stack.enter_context(entry.timer.attach(entry.model))
 
 
 def _synchronize(device: str) -> None:
@@ -120,111 +232,202 @@ def run_benchmark(specs: Sequence[BenchmarkSpec],
                   shape: Optional[Tuple[int, int]] = None,
                   repeat: int = 10,
                   warmup: int = 2,
-                  log: Callable[[str], None] = print) -> List[BenchmarkResult]:
-    """Time every spec ``repeat`` times, interleaved, after ``warmup`` runs.
-    """
+                  parts: bool = False,
+                  detections: Optional[int] = None,
+                  cfg_options: Optional[dict] = None,
+                  log: Callable[[str], None] = print
+                  ) -> List[BenchmarkResult]:
+    """Time every spec ``repeat`` times, interleaved, after ``warmup`` runs
+    each; with ``parts``, also the time of each part of every eager whole
+    model in the same runs."""
     if device.startswith('cuda') and not torch.cuda.is_available():
-        raise ValueError('--device cuda: this machine has no CUDA device.')
-    runners, sizes, shapes, errors = [], [], [], []
-    references: Dict[str, object] = {}
+        raise InputError('--device cuda: this machine has no CUDA device; '
+                         'leave --device out to run on the CPU.')
+    if repeat < 1 or warmup < 0 or batch < 1:
+        raise InputError('--repeat and --batch need at least 1, --warmup at '
+                         'least 0.')
+    references: Dict[str, _Reference] = {}
+    entries: List[_Entry] = []
+    seen: set = set()
     for spec in specs:
-        cfg_shape = shape or default_shape(load_any_config(spec.config))
-        torch.manual_seed(0)  # same weights and input for every form
-        run_once, size = _runner(spec, device, batch, cfg_shape)
-        runners.append(run_once)
-        sizes.append(size)
-        shapes.append(cfg_shape)
-        for _ in range(warmup):
-            outputs = run_once()
-        error = None
-        if spec.backbone_only:
-            if spec.config not in references:
-                torch.manual_seed(0)
-                reference = _runner(
-                    BenchmarkSpec(spec.config, backbone_only=True), device,
-                    batch, cfg_shape)[0]()
-                references[spec.config] = reference
-            error = _relative_error(outputs, references[spec.config])
-        errors.append(error)
+        if spec.config not in references:
+            references[spec.config] = _reference(
+                spec.config, batch, shape, cfg_options, detections, device)
+        entry = _prepare(spec, references[spec.config], device, seen, log)
+        if entry is None:
+            continue
+        for _ in range(warmup if entry.run_once else 0):
+            entry.run_once()
+        entries.append(entry)
         log(f'ready: {spec.name()}')
-    times: Dict[int, List[float]] = {i: [] for i in range(len(specs))}
-    for round_index in range(repeat):
-        for i, run_once in enumerate(runners):
-            _synchronize(device)
-            start = time.perf_counter()
-            run_once()
-            _synchronize(device)
-            times[i].append((time.perf_counter() - start) * 1e3)
-        log(f'round {round_index + 1}/{repeat}: ' + ', '.join(
-            f'{times[i][-1]:.0f} ms' for i in range(len(specs))))
-    results = []
-    for i, spec in enumerate(specs):
-        ms = sorted(times[i])
+    timed = [e for e in entries if e.run_once is not None]
+    times: Dict[int, List[float]] = {id(e): [] for e in timed}
+    with ExitStack() as stack:
+        if parts:
+            _attach_parts(stack, timed, device)
+        for round_index in range(repeat):
+            for entry in timed:
+                _synchronize(device)
+                start = time.perf_counter()
+                entry.run_once()
+                _synchronize(device)
+                total = (time.perf_counter() - start) * 1e3
+                times[id(entry)].append(total)
+                if entry.timer:
+                    entry.parts.append(entry.timer.take(total))
+            log(f'round {round_index + 1}/{repeat}: ' + ', '.join(
+                f'{times[id(e)][-1]:.0f} ms' for e in timed))
+    return [_result(e, references[e.spec.config], device, batch,
+                    times.get(id(e), [])) for e in entries]
+
+
+def _median_parts(runs: List[Dict[str, float]]) -> Dict[str, float]:
+    names = list(dict.fromkeys(n for run in runs for n in run))
+    return {n: statistics.median(run.get(n, 0.) for run in runs)
+            for n in names}
+
+
+def _result(entry: _Entry, ref: _Reference, device: str, batch: int,
+            ms: List[float]) -> BenchmarkResult:
+    part = 'backbone' if entry.spec.backbone_only else 'model'
+    result = BenchmarkResult(
+        model=config_label(entry.spec.config), config=entry.spec.config,
+        form=entry.spec.form.name, ran_as=entry.ran_as,
+        backend=entry.spec.backend, part=part, device=device,
+        threads=torch.get_num_threads(), batch=batch, height=ref.shape[0],
+        width=ref.shape[1], params=ref.params[part],
+        flops=ref.flops[part] * batch, rel_error_vs_fp32=entry.rel_error,
+        error=entry.error, times_ms=ms, parts_ms=_median_parts(entry.parts))
+    if ms:
         median = statistics.median(ms)
         quartiles = statistics.quantiles(ms, n=4) if len(ms) > 1 else [
             ms[0]] * 3
-        results.append(BenchmarkResult(
-            name=spec.name(), config=spec.config,
-            part='backbone' if spec.backbone_only else 'model',
-            device=device, dtype=spec.dtype, deploy=spec.deploy,
-            channels_last=spec.channels_last, batch=batch,
-            height=shapes[i][0], width=shapes[i][1],
-            params=sizes[i]['params'], flops=sizes[i]['flops'],
-            median_ms=median, p25_ms=quartiles[0], p75_ms=quartiles[2],
-            min_ms=ms[0], images_per_s=batch * 1e3 / median,
-            achieved_gflops=sizes[i]['flops'] / median / 1e6,
-            rel_error_vs_fp32=errors[i], times_ms=times[i]))
-    return results
+        result.median_ms, result.p25_ms = median, quartiles[0]
+        result.p75_ms, result.min_ms = quartiles[2], min(ms)
+        result.images_per_s = batch * 1e3 / median
+        result.achieved_gflops = result.flops / median / 1e6
+    return result
 
 
-def write_results(results: Sequence[BenchmarkResult], path: str) -> None:
-    """CSV or JSON by the file's extension."""
-    rows = [asdict(r) for r in results]
-    if path.endswith('.json'):
-        with open(path, 'w') as f:
-            json.dump(rows, f, indent=1)
-        return
-    with open(path, 'w', newline='') as f:
-        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-        writer.writeheader()
-        for row in rows:
-            row['times_ms'] = ' '.join(f'{t:.2f}' for t in row['times_ms'])
-            writer.writerow(row)
+def _train_fp32_median(results: Sequence[BenchmarkResult],
+                       r: BenchmarkResult) -> Optional[float]:
+    """The same model's training form in fp32 eager, if it was timed."""
+    return next((o.median_ms for o in results if o.config == r.config
+                 and o.part == r.part and o.backend == 'pytorch'
+                 and o.ran_as == 'train_fp32' and not o.error), None)
 
 
 def format_results(results: Sequence[BenchmarkResult]) -> str:
+    """The results table; ``x first`` is the speed-up over the first row,
+    ``x train`` over the same model's ``train_fp32`` row."""
     base = results[0].median_ms
-    lines = [f'{"model":<58}{"GFLOPs":>8}{"median ms":>11}{"IQR ms":>14}'
-             f'{"img/s":>8}{"GFLOP/s":>9}{"x first":>9}{"rel.err":>9}']
+    lines = [f'{"model":<44}{"form":<32}{"GFLOPs":>8}{"median ms":>11}'
+             f'{"IQR ms":>13}{"img/s":>7}{"GFLOP/s":>9}{"x first":>8}'
+             f'{"x train":>8}{"rel.err":>9}']
     for r in results:
+        form = r.form if r.ran_as == r.form else f'{r.form}={r.ran_as}'
+        form = form if r.backend == 'pytorch' else r.backend
+        name = r.model + (' (backbone)' if r.part == 'backbone' else '')
+        if r.error:
+            lines.append(f'{name:<44}{form:<32}{r.flops / 1e9:>8.1f}  '
+                         f'not timed: {r.error}')
+            continue
+        train = _train_fp32_median(results, r)
+        vs_train = f'{train / r.median_ms:.2f}' if train else ''
         error = '' if r.rel_error_vs_fp32 is None \
             else f'{r.rel_error_vs_fp32:.1e}'
         lines.append(
-            f'{r.name:<58}{r.flops / 1e9:>8.1f}{r.median_ms:>11.1f}'
-            f'{f"{r.p25_ms:.0f}-{r.p75_ms:.0f}":>14}{r.images_per_s:>8.2f}'
-            f'{r.achieved_gflops:>9.1f}{base / r.median_ms:>9.2f}{error:>9}')
+            f'{name:<44}{form:<32}{r.flops / 1e9:>8.1f}{r.median_ms:>11.1f}'
+            f'{f"{r.p25_ms:.0f}-{r.p75_ms:.0f}":>13}{r.images_per_s:>7.2f}'
+            f'{r.achieved_gflops:>9.1f}{base / r.median_ms:>8.2f}'
+            f'{vs_train:>8}{error:>9}')
     return '\n'.join(lines)
 
 
+def format_parts(results: Sequence[BenchmarkResult]) -> str:
+    """Median milliseconds per part, one column per timed entry."""
+    timed = [r for r in results if r.parts_ms]
+    if not timed:
+        return ''
+    names = list(dict.fromkeys(
+        n for r in timed for n in r.parts_ms if n != OTHER)) + [OTHER]
+    heads = [f'{r.model} {r.ran_as}' for r in timed]
+    width = max(22, *(len(h) + 2 for h in heads))
+    lines = [f'{"part (median ms, share)":<24}' +
+             ''.join(f'{h:>{width}}' for h in heads)]
+    for name in names + ['total (median run)']:
+        cells = []
+        for r in timed:
+            value = r.median_ms if name.startswith('total') else \
+                r.parts_ms.get(name, 0.)
+            cells.append(f'{value:.1f} ({100 * value / r.median_ms:.0f}%)')
+        lines.append(f'{name:<24}' + ''.join(f'{c:>{width}}' for c in cells))
+    lines.append('(a part\'s median over the runs; "other" is what no part '
+                 'covers: data samples, glue; parts need not add up to the '
+                 'median run exactly)')
+    return '\n'.join(lines)
+
+
+def write_results(results: Sequence[BenchmarkResult], path: str) -> List[str]:
+    """CSV or JSON by the file's extension; with CSV, the part times go to
+    ``<stem>_parts.csv``. Returns the paths written."""
+    rows = [asdict(r) for r in results]
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    if path.endswith('.json'):
+        with open(path, 'w') as f:
+            json.dump(rows, f, indent=1)
+        return [path]
+    written = [path]
+    with open(path, 'w', newline='') as f:
+        writer = csv.DictWriter(
+            f, fieldnames=[k for k in rows[0] if k != 'parts_ms'])
+        writer.writeheader()
+        for row in rows:
+            row.pop('parts_ms')
+            row['times_ms'] = ' '.join(f'{t:.2f}' for t in row['times_ms'])
+            writer.writerow(row)
+    if any(r.parts_ms for r in results):
+        parts_path = path[:-len('.csv')] + '_parts.csv' \
+            if path.endswith('.csv') else path + '_parts.csv'
+        with open(parts_path, 'w', newline='') as f:
+            writer = csv.writer(f)
+            writer.writerow(['model', 'form', 'ran_as', 'part', 'median_ms',
+                             'share_of_median_run'])
+            for r in results:
+                for name, value in r.parts_ms.items():
+                    writer.writerow([r.model, r.form, r.ran_as, name,
+                                     f'{value:.2f}',
+                                     f'{value / r.median_ms:.4f}'])
+        written.append(parts_path)
+    return written
+
+
 def plot_results(results: Sequence[BenchmarkResult], path: str) -> None:
-    """Latency against FLOPs, and achieved GFLOP/s per model, as a PNG."""
+    """Median latency per entry (quartiles as error bars) and achieved
+    GFLOP/s, as a PNG; FasterNet models in red, others in blue."""
     import matplotlib
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
-    fig, (left, right) = plt.subplots(1, 2, figsize=(13, 5))
-    for r in results:
-        colour = 'tab:red' if 'fasternet' in r.name.lower() else 'tab:blue'
-        left.scatter(r.flops / 1e9, r.median_ms, color=colour)
-        left.annotate(r.name, (r.flops / 1e9, r.median_ms), fontsize=6)
-    left.set_xlabel('GFLOPs')
-    left.set_ylabel('median latency (ms)')
-    left.set_title(f'{results[0].device}, batch {results[0].batch}')
-    names = [r.name for r in results]
-    right.barh(names, [r.achieved_gflops for r in results],
-               color=['tab:red' if 'fasternet' in n.lower() else 'tab:blue'
-                      for n in names])
-    right.set_xlabel('achieved GFLOP/s')
-    right.tick_params(axis='y', labelsize=6)
+    timed = [r for r in results if not r.error]
+    names = [f'{r.model} {r.ran_as if r.backend == "pytorch" else r.backend}'
+             for r in timed]
+    colours = ['tab:red' if 'fasternet' in r.model.lower() else 'tab:blue'
+               for r in timed]
+    height = max(3., 0.32 * len(timed) + 1.2)
+    fig, (left, right) = plt.subplots(1, 2, figsize=(14, height),
+                                      sharey=True)
+    positions = list(range(len(timed)))[::-1]
+    left.barh(positions, [r.median_ms for r in timed], color=colours,
+              xerr=[[r.median_ms - r.p25_ms for r in timed],
+                    [r.p75_ms - r.median_ms for r in timed]])
+    left.set_yticks(positions, names, fontsize=7)
+    left.set_xlabel('median latency (ms), quartiles as bars')
+    first = timed[0]
+    left.set_title(f'{first.device}, {first.threads} threads, batch '
+                   f'{first.batch}, {first.height}x{first.width}')
+    right.barh(positions, [r.achieved_gflops for r in timed], color=colours)
+    right.set_xlabel('achieved GFLOP/s (training-form FLOPs / latency)')
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
+

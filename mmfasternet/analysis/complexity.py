@@ -18,8 +18,16 @@ def model_complexity(cfg: Config,
     """``{part: {'params': n, 'flops': n}}`` with a ``'model'`` total, for one
     image of ``shape`` (H, W; default per task)."""
     shape = shape or default_shape(cfg)
-    model = build_model(cfg)
-    scope = cfg.get('default_scope', 'mmdet')
+    return count_complexity(build_model(cfg),
+                            cfg.get('default_scope', 'mmdet'), shape,
+                            backbone_only)
+
+
+def count_complexity(model: torch.nn.Module, scope: str,
+                     shape: Tuple[int, int],
+                     backbone_only: bool = False) -> Dict[str, dict]:
+    """:func:`model_complexity` of a model already built (random input of
+    ``shape``; the model's weights and form are left as they are)."""
     inputs, samples = dummy_batch(model, scope, 1, shape)
     if backbone_only:
         model, wrapper, prefix = model.backbone, model.backbone, ''
@@ -38,6 +46,14 @@ def model_complexity(cfg: Config,
             result[part] = dict(params=params[part],
                                 flops=flops.get(prefix + part, 0))
     return result
+
+
+def count_flops(module: torch.nn.Module, inputs: torch.Tensor) -> int:
+    """FLOPs (multiply-adds) of one call ``module(inputs)``, by the same
+    counter as :func:`count_complexity`."""
+    with torch.no_grad():
+        return FlopAnalyzer(module, inputs).unsupported_ops_warnings(
+            False).uncalled_modules_warnings(False).total()
 
 
 def format_complexity(result: Dict[str, dict]) -> str:

@@ -1,7 +1,9 @@
 """Build any detector or segmentor config with random weights and dummy
 inputs, for counting and timing (speed does not need trained weights)."""
+import logging
 import os.path as osp
-from typing import Tuple
+from contextlib import contextmanager
+from typing import Iterator, Tuple
 
 import torch
 from mmengine.config import Config
@@ -30,6 +32,20 @@ def _drop_pretrained(model_cfg) -> None:
         backbone['init_cfg'] = None
 
 
+@contextmanager
+def _quiet_init_log() -> Iterator[None]:
+    """mmengine logs every parameter's initialiser at INFO (hundreds of
+    lines per model); an analysis tool prints its result, not that."""
+    from mmengine.logging import MMLogger
+    logger = MMLogger.get_current_instance()
+    level = logger.level
+    logger.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
 def build_model(cfg: Config) -> torch.nn.Module:
     """The config's model in eval mode, random weights, no downloads."""
     import mmfasternet  # noqa: F401  registers FasterNet
@@ -42,7 +58,8 @@ def build_model(cfg: Config) -> torch.nn.Module:
                    ).register_all_modules(init_default_scope=False)
         model = registry.MODELS.build(model_cfg)
     if hasattr(model, 'init_weights'):
-        model.init_weights()
+        with _quiet_init_log():
+            model.init_weights()
     return model.eval()
 
 

@@ -1,59 +1,123 @@
-"""Time whole detectors/segmentors or their backbones from configs, on CPU
-or CUDA, interleaved in one run so their ratios hold on a noisy machine.
+"""Time whole detectors/segmentors (or their backbones) from configs in named
+inference forms, on CPU or CUDA, interleaved in one run so their ratios hold
+on a noisy machine.
 
-Reports median and quartiles of N runs, images/s, latency and achieved
-FLOP/s; writes CSV or JSON (--out) and a PNG plot (--plot). Weights are
-random: speed does not need them. Configs of installed packages work too,
-e.g. mmdet::mask_rcnn/mask-rcnn_r50_fpn_1x_coco.py."""
+Forms: {train|deploy}[_cl]_{fp32|bf16|fp16}[_compile][_fastroi], e.g.
+train_fp32 (training form, fp32 eager), deploy_fp32 (BatchNorm folded),
+train_cl_fp32 (channels-last), deploy_cl_bf16 (both, bf16 autocast). A model
+without a FasterNet backbone has nothing to fold: its deploy forms run as
+its train forms (timed once). Weights are random: speed does not need them.
+Configs of installed packages work too: mmdet::mask_rcnn/....py
+
+--out X.csv writes X.csv, X.txt (the printed tables with the command, date,
+machine and load) and, with --parts, X_parts.csv."""
 import argparse
+import sys
 
-from mmfasternet.analysis.benchmark import (BenchmarkSpec, format_results,
-                                            plot_results, run_benchmark,
-                                            write_results)
+from mmengine.config import DictAction
+
+from mmfasternet.analysis.benchmark import (BenchmarkSpec, format_parts,
+                                            format_results, plot_results,
+                                            run_benchmark, write_results)
+from mmfasternet.analysis.forms import FORM_GRAMMAR, parse_form
+from mmfasternet.analysis.machine import command_line, describe, load, now
 from mmfasternet.engine.errors import run_cli
+from mmfasternet.engine.preflight import InputError
+
+# Flags of earlier versions and what replaced them.
+REPLACED = {
+    '--dtype': '--forms (e.g. train_fp32 train_cl_bf16)',
+    '--layouts': '--forms (e.g. train_fp32 train_cl_fp32)',
+    '--channels-last': '--forms (e.g. train_cl_fp32)',
+    '--deploy': '--forms (e.g. train_fp32 deploy_fp32)',
+}
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def parse_args(argv=None) -> argparse.Namespace:
+    argv = sys.argv[1:] if argv is None else argv
+    for flag, replacement in REPLACED.items():
+        if flag in argv:
+            raise InputError(f'{flag} is gone: name each form with '
+                             f'{replacement}.')
+    parser = argparse.ArgumentParser(
+        description=__doc__.split('\n\n')[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=__doc__.split('\n\n', 1)[1])
     parser.add_argument('configs', nargs='+', metavar='CONFIG')
+    parser.add_argument('--forms', nargs='+', default=['train_fp32'],
+                        metavar='FORM', help=f'forms to time: {FORM_GRAMMAR}'
+                        ' (default train_fp32)')
+    parser.add_argument('--backends', nargs='+', default=['pytorch'],
+                        choices=['pytorch', 'onnxruntime', 'openvino'],
+                        help='pytorch times --forms; a runtime times the '
+                        'exported model once per config')
     parser.add_argument('--device', default='cpu', help='cpu or cuda')
     parser.add_argument('--batch', type=int, default=1)
     parser.add_argument('--shape', type=int, nargs=2, metavar=('H', 'W'),
                         help='input size (default 800 1280 detection, '
                         '512 512 segmentation)')
-    parser.add_argument('--dtype', choices=['fp32', 'fp16', 'bf16'],
-                        nargs='+', default=['fp32'],
-                        help='one or more: each is timed as its own entry')
-    parser.add_argument('--channels-last', action='store_true',
-                        help='channels-last memory format for every entry')
-    parser.add_argument('--layouts', nargs='+', choices=['nchw',
-                                                         'channels_last'],
-                        help='time each entry in each of these layouts')
-    parser.add_argument('--deploy', action='store_true',
-                        help='also time the inference form (switch_to_deploy)'
-                        ' of backbones that have one')
+    parser.add_argument('--threads', type=int,
+                        help='torch intra-op threads (default: torch\'s)')
     parser.add_argument('--backbone-only', action='store_true')
+    parser.add_argument('--parts', action='store_true',
+                        help='also time the parts of each eager whole model '
+                        '(backbone, neck, RPN, RoI extraction, heads)')
+    parser.add_argument('--detections', type=int, metavar='N',
+                        help='detectors keep N boxes per image whatever the '
+                        'score, as a trained model does on a busy image '
+                        '(random weights score under the threshold, so the '
+                        'mask head would do no work)')
     parser.add_argument('--repeat', type=int, default=10)
     parser.add_argument('--warmup', type=int, default=2)
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
+                        help='override settings of every config')
     parser.add_argument('--out', help='results file, .csv or .json')
-    parser.add_argument('--plot', help='PNG of latency vs FLOPs and FLOP/s')
-    args = parser.parse_args()
-    layouts = args.layouts or (['channels_last'] if args.channels_last
-                               else ['nchw'])
+    parser.add_argument('--plot', help='PNG of latency and GFLOP/s')
+    return parser.parse_args(argv)
+
+
+def build_specs(args: argparse.Namespace):
+    forms = [parse_form(name) for name in args.forms]
     specs = []
     for config in args.configs:
-        forms = [False, True] if args.deploy and 'fasternet' in \
-            config.lower() else [False]
-        specs += [BenchmarkSpec(config, args.backbone_only, deploy, dtype,
-                                layout == 'channels_last')
-                  for dtype in args.dtype for layout in layouts
-                  for deploy in forms]
-    results = run_benchmark(specs, args.device, args.batch,
-                            tuple(args.shape) if args.shape else None,
-                            args.repeat, args.warmup)
-    print(format_results(results))
+        for backend in args.backends:
+            if backend == 'pytorch':
+                specs += [BenchmarkSpec(config, form, args.backbone_only)
+                          for form in forms]
+            else:
+                specs.append(BenchmarkSpec(config, backbone_only=args.
+                                           backbone_only, backend=backend))
+    return specs
+
+
+def main() -> None:
+    args = parse_args()
+    import torch
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    specs = build_specs(args)
+    header = [f'command: {command_line()}', f'started: {now()}',
+              f'load before: {load()}'] + describe(args.device)
+    print('\n'.join(header))
+    try:
+        results = run_benchmark(
+            specs, args.device, args.batch,
+            tuple(args.shape) if args.shape else None, args.repeat,
+            args.warmup, parts=args.parts, detections=args.detections,
+            cfg_options=args.cfg_options)
+    except FileNotFoundError as error:
+        raise InputError(str(error)) from None
+    footer = [f'finished: {now()}', f'load after: {load()}']
+    tables = [format_results(results), format_parts(results)]
+    report = '\n\n'.join(['\n'.join(header)] + [t for t in tables if t] +
+                         ['\n'.join(footer)])
+    print('\n\n'.join([t for t in tables if t] + ['\n'.join(footer)]))
     if args.out:
-        write_results(results, args.out)
+        written = write_results(results, args.out)
+        text = args.out.rsplit('.', 1)[0] + '.txt'
+        with open(text, 'w') as f:
+            f.write(report + '\n')
+        print('wrote ' + ', '.join(written + [text]))
     if args.plot:
         plot_results(results, args.plot)
 
