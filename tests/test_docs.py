@@ -28,9 +28,19 @@ LINK = re.compile(r'!?\[[^\]\n]*\]\(\s*<?([^)\s>]+)>?(?:\s+"[^"]*")?\s*\)')
 # ``mmseg/.mim/tools/x``) nor an ``mmdet::`` config name.
 PROJECT_PATH = re.compile(
     r'(?<![\w./:$-])((?:tools|scripts|configs|demo)/[\w./{},*$-]*)')
-# Files of installed packages, named as they sit in the repository's .venv.
+# Files of installed packages, named as they sit in the repository's .venv
+# or through $MMDET_TOOLS / $MMSEG_TOOLS (the packages' .mim/tools folders).
 SITE_PATH = re.compile(
     r'\.venv/lib/python[\d.]+/site-packages/((?:mmdet|mmseg)/[\w./-]+)')
+TOOLS_PATH = re.compile(r'\$(MMDET|MMSEG)_TOOLS/([\w./-]+)')
+
+
+def installed_paths(text: str) -> List[str]:
+    """Paths of mmdet's and mmseg's files that a page names, relative to
+    site-packages (``mmdet/.mim/tools/analysis_tools/analyze_logs.py``)."""
+    return SITE_PATH.findall(text) + [
+        f'{package.lower()}/.mim/tools/{rest}'
+        for package, rest in TOOLS_PATH.findall(text)]
 
 
 def doc_pages() -> List[str]:
@@ -136,9 +146,10 @@ def test_paths_in_code_exist(page):
 
 
 def test_installed_tool_paths_exist():
-    """``.venv/lib/python3.11/site-packages/mmdet/.mim/tools/...`` exist."""
+    """``.venv/lib/python3.11/site-packages/mmdet/.mim/tools/...`` and
+    ``$MMDET_TOOLS/...`` name files that exist."""
     named = [(page, name) for page in doc_pages()
-             for name in SITE_PATH.findall(read(page))]
+             for name in installed_paths(read(page))]
     if not named:
         pytest.skip('the docs name no files of mmdet or mmseg')
     site = {}
@@ -256,6 +267,14 @@ def test_checker_reads_paths_from_code_only():
         'configs/maskrcnn_fasternet_m_coco.py', 'scripts/demo.sh'}
     assert not exists_in_repo('tools/no_such_tool.py')
     assert exists_in_repo('configs/maskrcnn_fasternet_${v}_coco.py')
+
+
+def test_checker_reads_installed_tool_paths():
+    text = ('python $MMSEG_TOOLS/analysis_tools/analyze_logs.py $LOG\n'
+            '.venv/lib/python3.11/site-packages/mmdet/.mim/tools/train.py')
+    assert sorted(installed_paths(text)) == [
+        'mmdet/.mim/tools/train.py',
+        'mmseg/.mim/tools/analysis_tools/analyze_logs.py']
 
 
 def test_heading_anchors_follow_github():
