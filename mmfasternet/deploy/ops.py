@@ -103,3 +103,32 @@ def register_onnx_symbolics(opset: int) -> None:
     register_custom_op_symbolic('mmfasternet::nms', _nms_symbolic, opset)
     register_custom_op_symbolic('mmfasternet::roi_align',
                                 _roi_align_symbolic, opset)
+
+
+def onnxscript_translations() -> dict:
+    """The same two translations for the dynamo-based exporter
+    (``torch.onnx.export(..., dynamo=True, custom_translation_table=...)``).
+    """
+    from onnxscript import opset18 as op
+
+    def nms_onnx(boxes, scores, iou_threshold: float):
+        selected = op.NonMaxSuppression(
+            op.Unsqueeze(boxes, [0]), op.Unsqueeze(scores, [0, 1]),
+            op.Constant(value_ints=[2**31 - 1]),
+            op.Constant(value_floats=[iou_threshold]))
+        return op.Gather(selected, op.Constant(value_int=2), axis=1)
+
+    def roi_align_onnx(features, rois, output_size: int,
+                       spatial_scale: float, sampling_ratio: int,
+                       aligned: bool):
+        batch_indices = op.Cast(
+            op.Gather(rois, op.Constant(value_int=0), axis=1), to=7)
+        return op.RoiAlign(
+            features, op.Slice(rois, [1], [5], [1]), batch_indices,
+            coordinate_transformation_mode='half_pixel'
+            if aligned else 'output_half_pixel',
+            mode='avg', output_height=output_size, output_width=output_size,
+            sampling_ratio=sampling_ratio, spatial_scale=spatial_scale)
+
+    return {torch.ops.mmfasternet.nms.default: nms_onnx,
+            torch.ops.mmfasternet.roi_align.default: roi_align_onnx}

@@ -10,6 +10,7 @@ import argparse
 import json
 
 from mmfasternet.deploy.convert import DEFAULT_OPSET, pytorch2onnx
+from mmfasternet.engine.cli import quiet_model_logs
 from mmfasternet.engine.errors import run_cli
 from mmfasternet.engine.runner import load_config
 
@@ -39,6 +40,7 @@ def parse_args() -> argparse.Namespace:
 
 def main() -> None:
     args = parse_args()
+    quiet_model_logs()
     cfg = load_config(args.config)
     checkpoint = None if args.checkpoint == 'none' else args.checkpoint
     report = pytorch2onnx(cfg, checkpoint, args.out, shape=args.shape,
