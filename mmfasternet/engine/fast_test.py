@@ -5,23 +5,39 @@ from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
 from mmengine.registry import HOOKS
 
-from ..inference import compile_dense_parts
+from ..inference import compile_dense_parts, float32_predictions
 
 
 @HOOKS.register_module()
-class CompileForInferenceHook(Hook):
-    """``torch.compile`` the backbone and the neck once the checkpoint is
-    loaded (``before_test`` runs after mmengine's ``load_or_resume``), with
-    inductor's freezing; the heads stay eager (mmcv ops break graphs)."""
+class FastInferenceHook(Hook):
+    """Prepare the loaded model for fast inference (``before_test`` runs
+    after mmengine's ``load_or_resume``).
+
+    Args:
+        compile (bool): ``torch.compile`` the backbone and the neck, with
+            inductor's freezing; the heads stay eager (mmcv ops break
+            graphs).
+        float32_predictions (bool): Predictions made under autocast leave
+            the model in float32 (COCO and IoU metrics go through numpy,
+            which has no bf16).
+    """
     priority = 'VERY_HIGH'
+
+    def __init__(self, compile: bool = False,
+                 float32_predictions: bool = True) -> None:
+        self.compile = compile
+        self.float32_predictions = float32_predictions
 
     def before_test(self, runner) -> None:
         model = runner.model.module if is_model_wrapper(
             runner.model) else runner.model
         model.eval()
-        parts = compile_dense_parts(model)
-        runner.logger.info(f'--compile: compiled {", ".join(parts)}; the '
-                           f'first images take longer while it compiles')
+        if self.float32_predictions:
+            model.register_forward_hook(float32_predictions)
+        if self.compile:
+            parts = compile_dense_parts(model)
+            runner.logger.info(f'--compile: compiled {", ".join(parts)}; '
+                               f'the first images take longer')
 
 
 def apply_fast_test_options(cfg: Config, amp: bool = False,
@@ -29,12 +45,14 @@ def apply_fast_test_options(cfg: Config, amp: bool = False,
     """``amp``: mmengine's test loop runs under autocast (``fp16=True``),
     which is bf16 on a CPU and fp16 on CUDA; importing mmfasternet gives
     the ops that refuse half precision (mmcv's nms, RoIAlign) float32
-    inputs. ``compile``: :class:`CompileForInferenceHook`."""
+    inputs, and :class:`FastInferenceHook` hands float32 predictions to the
+    evaluators. ``compile``: the hook compiles the backbone and neck."""
     if amp:
         test_cfg = cfg.get('test_cfg') or {}
         test_cfg['fp16'] = True
         cfg.test_cfg = test_cfg
-    if compile:
+    if amp or compile:
         cfg.custom_hooks = list(cfg.get('custom_hooks') or []) + [
-            dict(type='CompileForInferenceHook')]
+            dict(type='FastInferenceHook', compile=compile,
+                 float32_predictions=amp)]
     return cfg
