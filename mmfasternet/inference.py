@@ -91,28 +91,6 @@ def optimize_for_inference(model: nn.Module,
     return model
 
 
-def _float32_tensors(element) -> None:
-    """Cast the half-precision tensors of a data sample to float32, in place
-    (nested samples and instance data included)."""
-    for key, value in list(element.items()):
-        if isinstance(value, torch.Tensor):
-            if value.dtype in (torch.bfloat16, torch.float16):
-                setattr(element, key, value.float())
-        elif hasattr(value, 'items') and hasattr(value, 'set_field'):
-            _float32_tensors(value)
-
-
-def float32_predictions(module: nn.Module, args, outputs):
-    """Forward hook: predictions made under autocast leave the model in
-    float32, as evaluators, visualisers and numpy (which has no bf16)
-    expect. Tensors that are not predictions (``mode='tensor'``) pass."""
-    if isinstance(outputs, (list, tuple)):
-        for sample in outputs:
-            if hasattr(sample, 'items') and hasattr(sample, 'set_field'):
-                _float32_tensors(sample)
-    return outputs
-
-
 def inference_autocast(device: str = 'cpu',
                        enabled: bool = True) -> ContextManager:
     """Autocast for inference: bf16 on CPU (fp16 is slow there), fp16 on

@@ -5,7 +5,8 @@ from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
 from mmengine.registry import HOOKS
 
-from ..inference import compile_dense_parts, float32_predictions
+from ..inference import compile_dense_parts
+from ..ops import register_float32_predictions
 
 
 @HOOKS.register_module()
@@ -33,7 +34,7 @@ class FastInferenceHook(Hook):
             runner.model) else runner.model
         model.eval()
         if self.float32_predictions:
-            model.register_forward_hook(float32_predictions)
+            register_float32_predictions(model)
         if self.compile:
             parts = compile_dense_parts(model)
             runner.logger.info(f'--compile: compiled {", ".join(parts)}; '
