@@ -2,8 +2,10 @@
 
 Every relative link (and its ``#anchor``) in README.md and docs/*.md
 resolves, and every project path that a code span or block names
-(``tools/...``, ``scripts/...``, ``configs/...``, ``demo/...``) exists, as
-do the files of mmdet's and mmseg's installed tools that the docs run. The
+(``tools/...``, ``scripts/...``, ``configs/...``, ``demo/...``, and
+``tests/``, ``benchmarks/``, ``docker/``, ``requirements/``,
+``mmfasternet/``) exists, as do the files of mmdet's and mmseg's installed
+tools that the docs run. The
 pages are collected when the tests run, so pages added later are checked too.
 """
 import ast
@@ -27,7 +29,8 @@ LINK = re.compile(r'!?\[[^\]\n]*\]\(\s*<?([^)\s>]+)>?(?:\s+"[^"]*")?\s*\)')
 # A path of the project, not the tail of a longer path (``$root/tools/x``,
 # ``mmseg/.mim/tools/x``) nor an ``mmdet::`` config name.
 PROJECT_PATH = re.compile(
-    r'(?<![\w./:$-])((?:tools|scripts|configs|demo)/[\w./{},*$-]*)')
+    r'(?<![\w./:$-])((?:tools|scripts|configs|demo|tests|benchmarks|docker|'
+    r'requirements|mmfasternet)/[\w./{},*$-]*)')
 # Files of installed packages, named as they sit in the repository's .venv
 # or through $MMDET_TOOLS / $MMSEG_TOOLS (the packages' .mim/tools folders).
 SITE_PATH = re.compile(
