@@ -1,4 +1,5 @@
 """Detection configs: every variant builds; the paper's sizes; one step."""
+import copy
 from pathlib import Path
 
 import pytest
@@ -49,10 +50,11 @@ def test_config_builds_with_the_variant_and_pretrained_path(
 
 @pytest.mark.parametrize('variant', ['s', 'm', 'l'])
 def test_mask_rcnn_parameters_match_the_paper(variant):
-    cfg = load(f'maskrcnn_fasternet_{variant}_coco.py')
-    assert cfg.model.backbone.drop_path_rate == {'s': .15, 'm': .2,
-                                                 'l': .3}[variant]
-    params = sum(p.numel() for p in build(cfg).parameters()) / 1e6
+    model = build(load(f'maskrcnn_fasternet_{variant}_coco.py'))
+    last_block = model.backbone.stages[6].blocks[-1]
+    assert last_block.drop_path.drop_prob == pytest.approx(
+        {'s': .15, 'm': .2, 'l': .3}[variant])
+    params = sum(p.numel() for p in model.parameters()) / 1e6
     assert params == pytest.approx(PAPER_PARAMS[variant], abs=0.1)
 
 
@@ -75,31 +77,63 @@ def test_coco_root_comes_from_one_environment_variable(detector, monkeypatch):
             '/data/coco2017/annotations/instances_val2017.json')
 
 
+def total_loss(model, data, seed: int = 1) -> torch.Tensor:
+    torch.manual_seed(seed)  # the same proposal sampling for each call
+    total, _ = model.parse_losses(model(**data, mode='loss'))
+    return total
+
+
 @pytest.mark.parametrize('name', ['maskrcnn_fasternet_t0_coco.py',
                                   'retinanet_fasternet_t0_coco.py'])
-def test_loss_and_predict_step(name):
+def test_training_steps_lower_the_loss_of_a_batch(name):
     torch.manual_seed(0)
     cfg = load(name)
     cfg.model.backbone.init_cfg = None
     model = build(cfg)
     model.init_weights()
-    packed = demo_mm_inputs(2, [[3, 128, 160], [3, 128, 160]],
+    packed = demo_mm_inputs(2, [[3, 64, 96], [3, 64, 96]],
                             num_items=[3, 2], num_classes=80,
                             with_mask='mask' in name)
     data = model.data_preprocessor(packed, True)
     model.train()
-    losses = model(**data, mode='loss')
-    total, _ = model.parse_losses(losses)
-    assert torch.isfinite(total)
-    total.backward()
-    assert model.backbone.patch_embed.proj.weight.grad.abs().sum() > 0
-    model.eval()
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
+    before = total_loss(model, data)
+    assert torch.isfinite(before)
+    for _ in range(3):
+        optimizer.zero_grad()
+        total_loss(model, data).backward()
+        assert model.backbone.patch_embed.proj.weight.grad.abs().sum() > 0
+        optimizer.step()
+    assert total_loss(model, data).item() < before.item()
+
+
+@pytest.mark.parametrize('name', ['maskrcnn_fasternet_t0_coco.py',
+                                  'retinanet_fasternet_t0_coco.py'])
+def test_predictions_have_the_image_size_and_follow_the_input(name):
+    torch.manual_seed(0)
+    cfg = load(name)
+    cfg.model.backbone.init_cfg = None
+    # Keep every box, so that predictions exist before any training.
+    if 'mask' in name:
+        cfg.model.test_cfg.rcnn.score_thr = 0.
+    else:
+        cfg.model.test_cfg.score_thr = 0.
+    model = build(cfg).eval()
+    packed = demo_mm_inputs(2, [[3, 128, 160], [3, 128, 160]],
+                            num_items=[3, 2], num_classes=80,
+                            with_mask='mask' in name)
+    data = model.data_preprocessor(packed, False)
     with torch.no_grad():
-        results = model(**model.data_preprocessor(packed, False),
+        results = model(data['inputs'], copy.deepcopy(data['data_samples']),
                         mode='predict')
+        flipped = model(data['inputs'].flip(-1),
+                        copy.deepcopy(data['data_samples']), mode='predict')
     assert len(results) == 2
-    for result in results:
+    for result, other in zip(results, flipped):
         boxes = result.pred_instances.bboxes
-        assert boxes.ndim == 2 and boxes.shape[1] == 4
-        if 'mask' in name and len(boxes):
+        assert boxes.shape[0] > 0 and boxes.shape[1] == 4
+        assert (boxes[:, 2] <= 160).all() and (boxes[:, 3] <= 128).all()
+        if 'mask' in name:
             assert result.pred_instances.masks.shape[-2:] == (128, 160)
+        assert not torch.allclose(result.pred_instances.scores[:5],
+                                  other.pred_instances.scores[:5])

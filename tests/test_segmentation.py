@@ -1,4 +1,5 @@
 """Segmentation configs, and the shared tools on generated ADE20K data."""
+import copy
 import json
 import re
 import subprocess
@@ -34,8 +35,7 @@ def load(name: str) -> Config:
 
 
 @pytest.mark.parametrize('name', ALL)
-def test_config_builds_with_recipe_and_tta(name, monkeypatch):
-    monkeypatch.delenv('FASTERNET_PRETRAINED', raising=False)
+def test_config_builds_with_recipe_and_tta(name):
     cfg = load(name)
     variant = name.split('_')[2]
     channels = [EMBED[variant] * 2**i for i in range(4)]
@@ -66,9 +66,7 @@ def test_config_builds_with_recipe_and_tta(name, monkeypatch):
     assert type(built.backbone).__name__ == 'FasterNet'
 
 
-@pytest.mark.parametrize('name', ['fpn_fasternet_t0_ade20k.py',
-                                  'upernet_fasternet_t0_ade20k.py'])
-def test_loss_and_predict_step_give_full_size_output(name):
+def small_model_and_batch(name: str):
     torch.manual_seed(0)
     cfg = load(name)
     cfg.model.backbone.init_cfg = None
@@ -85,17 +83,47 @@ def test_loss_and_predict_step_give_full_size_output(name):
         samples.append(sample)
     data = dict(inputs=[torch.randint(0, 255, (3, 64, 64)).float()
                         for _ in range(2)], data_samples=samples)
-    model.train()
+    return model, data
+
+
+def total_loss(model, data) -> torch.Tensor:
     losses = model(**model.data_preprocessor(data, True), mode='loss')
-    total = sum(v for k, v in losses.items() if 'loss' in k)
-    assert torch.isfinite(total)
-    total.backward()
+    return sum(v for k, v in losses.items() if 'loss' in k)
+
+
+@pytest.mark.parametrize('name', ['fpn_fasternet_t0_ade20k.py',
+                                  'upernet_fasternet_t0_ade20k.py'])
+def test_training_steps_lower_the_loss_of_a_batch(name):
+    model, data = small_model_and_batch(name)
+    model.train()
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
+    before = total_loss(model, data)
+    assert torch.isfinite(before)
+    for _ in range(3):
+        optimizer.zero_grad()
+        total_loss(model, data).backward()
+        optimizer.step()
+    assert total_loss(model, data).item() < before.item()
+
+
+@pytest.mark.parametrize('name', ['fpn_fasternet_t0_ade20k.py',
+                                  'upernet_fasternet_t0_ade20k.py'])
+def test_predictions_have_the_image_size_and_follow_the_input(name):
+    model, data = small_model_and_batch(name)
     model.eval()
+    flipped = dict(inputs=[i.flip(-1) for i in data['inputs']],
+                   data_samples=copy.deepcopy(data['data_samples']))
     with torch.no_grad():
         results = model(**model.data_preprocessor(data, False),
                         mode='predict')
+        others = model(**model.data_preprocessor(flipped, False),
+                       mode='predict')
     assert [tuple(r.pred_sem_seg.data.shape) for r in results] == [
         (1, 64, 64)] * 2
+    for result, other in zip(results, others):
+        assert result.seg_logits.data.shape == (150, 64, 64)
+        assert not torch.allclose(result.seg_logits.data,
+                                  other.seg_logits.data)
 
 
 def test_missing_pretrained_checkpoint_is_named_in_the_error(monkeypatch):
@@ -128,7 +156,7 @@ def small_run(root: str, max_iters: int) -> list:
 
 def tool(*args) -> subprocess.CompletedProcess:
     result = subprocess.run([sys.executable, *args], cwd=REPO,
-                            capture_output=True, text=True)
+                            capture_output=True, text=True, timeout=1800)
     assert result.returncode == 0, result.stderr[-3000:]
     return result
 
@@ -137,8 +165,9 @@ def test_shared_tools_train_evaluate_and_tta_on_generated_ade(ade, tmp_path):
     work_dir = tmp_path / 'work'
     result = tool('tools/train.py', DEMO, '--work-dir', str(work_dir),
                   *small_run(ade, 30))
-    records = [json.loads(line) for scalars in work_dir.glob(
-        '*/vis_data/scalars.json') for line in scalars.read_text().splitlines()]
+    records = [json.loads(line)
+               for scalars in work_dir.glob('*/vis_data/scalars.json')
+               for line in scalars.read_text().splitlines()]
     losses = [r['loss'] for r in records if 'loss' in r]
     assert len(losses) == 30 and sum(losses[-5:]) < sum(losses[:5])
     assert any('mIoU' in r for r in records)
@@ -162,6 +191,13 @@ def test_demo_config_trains_with_mmseg_own_train_tool(ade, tmp_path):
     work_dir = tmp_path / 'work'
     tool(str(mmseg_train), DEMO, '--work-dir', str(work_dir),
          *small_run(ade, 2))
-    assert (work_dir / 'iter_2.pth').is_file()
     log = next(work_dir.glob('*/*.log')).read_text()
-    assert re.search(r'Iter\(val\) \[3/3\].*mIoU: [\d.]+', log)
+    mmseg_miou = float(re.search(r'Iter\(val\) \[3/3\].*mIoU: ([\d.]+)',
+                                 log).group(1))
+    # The same checkpoint scored by our tools/test.py: the same mIoU.
+    tool('tools/test.py', DEMO, str(work_dir / 'iter_2.pth'), '--work-dir',
+         str(tmp_path / 'test'), *small_run(ade, 2))
+    [metrics] = [json.loads(p.read_text())
+                 for p in (tmp_path / 'test').glob('*/*.json')]
+    assert 0 <= mmseg_miou <= 100
+    assert metrics['mIoU'] == pytest.approx(mmseg_miou, abs=0.01)

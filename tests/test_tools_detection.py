@@ -3,7 +3,9 @@ training, evaluation, pictures, exact resume after a kill, CPU DDP, mmdet's
 own train.py, inputs refused before set-up."""
 import json
 import os
+import re
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -12,11 +14,13 @@ from pathlib import Path
 import mmdet
 import pytest
 import torch
+from mmdet.registry import HOOKS, VISUALIZERS
 from mmengine.runner.checkpoint import _load_checkpoint
 
 from mmfasternet.datasets import make_coco_dataset
 from mmfasternet.engine.preflight import InputError
-from mmfasternet.engine.runner import prepare_training
+from mmfasternet.engine.runner import (build_runner, prepare_testing,
+                                       prepare_training)
 
 REPO = Path(__file__).parents[1]
 CONFIG = 'configs/demo/maskrcnn_fasternet_t0_synthetic.py'
@@ -47,10 +51,21 @@ def small_run(root: str, max_iters: int, interval: int = 2) -> list:
     return ['--cfg-options'] + options
 
 
+# Seconds one command may take before the test fails as hung (generous:
+# a 2-core machine shared with other jobs is many times slower than idle).
+TIMEOUT = 1800
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        return s.getsockname()[1]
+
+
 def tool(*args, check=True, **kwargs) -> subprocess.CompletedProcess:
     result = subprocess.run(
         [sys.executable, *args], cwd=REPO, capture_output=True, text=True,
-        **kwargs)
+        timeout=TIMEOUT, **kwargs)
     if check and result.returncode != 0:
         raise AssertionError(result.stderr[-3000:])
     return result
@@ -128,12 +143,14 @@ def test_resume_after_kill_between_iterations_equals_straight_run(
         [sys.executable, 'tools/train.py', CONFIG, '--work-dir',
          str(work_dir), *small_run(coco, 8)], cwd=REPO,
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 300
-    while not (work_dir / 'iter_4.pth').exists():
-        assert process.poll() is None and time.time() < deadline
-        time.sleep(0.2)
-    process.send_signal(signal.SIGKILL)
-    process.wait()
+    deadline = time.time() + TIMEOUT
+    try:
+        while not (work_dir / 'iter_4.pth').exists():
+            assert process.poll() is None and time.time() < deadline
+            time.sleep(0.2)
+    finally:
+        process.kill()
+        process.wait(timeout=60)
     assert not (work_dir / 'iter_8.pth').exists()
     train(work_dir, coco, 8, '--resume')
     assert_same_training_state(straight_run, final_state(work_dir))
@@ -167,27 +184,41 @@ def test_kill_during_save_resumes_from_previous_complete_checkpoint(
     assert_same_training_state(straight_run, final_state(work_dir))
 
 
-def test_work_dir_with_checkpoints_is_not_overwritten(coco, tmp_path):
+def test_work_dir_with_checkpoints_is_kept_unless_overwrite_is_passed(
+        coco, tmp_path):
     work_dir = tmp_path / 'work'
     work_dir.mkdir()
     (work_dir / 'iter_2.pth').write_bytes(b'previous run')
+    (work_dir / 'last_checkpoint').write_text(str(work_dir / 'iter_2.pth'))
     result = train(work_dir, coco, 2, check=False)
     assert result.returncode == 1
     last_line = result.stderr.strip().splitlines()[-2]
     assert '--resume' in last_line and '--overwrite' in last_line
     assert (work_dir / 'iter_2.pth').read_bytes() == b'previous run'
 
+    # --overwrite starts over from iteration 0 (no resume from the
+    # last_checkpoint left there) and replaces the old checkpoint.
+    train(work_dir, coco, 2, '--overwrite')
+    assert logged(work_dir, 'iter')[:2] == [1, 2]
+    assert final_state(work_dir)['meta']['iter'] == 2
+    assert (work_dir / 'iter_2.pth').read_bytes() != b'previous run'
 
-def test_two_process_gloo_ddp_run_completes_and_checkpoint_loads(
-        coco, tmp_path):
-    work_dir = tmp_path / 'ddp'
+
+def dist(script: str, *args) -> subprocess.CompletedProcess:
+    """tools/dist_*.sh with 2 CPU processes on a free port."""
     result = subprocess.run(
-        ['bash', 'tools/dist_train.sh', CONFIG, '2', '--work-dir',
-         str(work_dir), *small_run(coco, 4)],
-        cwd=REPO, capture_output=True, text=True,
-        env=dict(os.environ, OMP_NUM_THREADS='1', PORT='29533',
+        ['bash', script, *args], cwd=REPO, capture_output=True, text=True,
+        timeout=TIMEOUT,
+        env=dict(os.environ, OMP_NUM_THREADS='1', PORT=str(free_port()),
                  PYTHON=sys.executable))
     assert result.returncode == 0, result.stderr[-3000:]
+    return result
+
+
+def test_two_process_gloo_ddp_train_and_test(coco, tmp_path):
+    work_dir = tmp_path / 'ddp'
+    dist('tools/dist_train.sh', CONFIG, '2', '--work-dir', str(work_dir),
+         *small_run(coco, 4))
     log = next(work_dir.glob('*/*.log')).read_text()
     assert 'Distributed training: True' in log and 'GPU number: 2' in log
     checkpoint = final_state(work_dir)
@@ -195,8 +226,13 @@ def test_two_process_gloo_ddp_run_completes_and_checkpoint_loads(
     # Saved without the DDP wrapper's "module." prefix: loads into a model.
     assert any(k.startswith('backbone.patch_embed')
                for k in checkpoint['state_dict'])
-    tool('tools/test.py', CONFIG, str(work_dir / 'iter_4.pth'), '--work-dir',
-         str(tmp_path / 'ddp_test'), *small_run(coco, 4))
+    test_dir = tmp_path / 'ddp_test'
+    dist('tools/dist_test.sh', CONFIG, str(work_dir / 'iter_4.pth'), '2',
+         '--work-dir', str(test_dir), *small_run(coco, 4))
+    log = next(test_dir.glob('*/*.log')).read_text()
+    assert 'Distributed training: True' in log and 'GPU number: 2' in log
+    [metrics] = [json.loads(m.read_text()) for m in test_dir.glob('*/*.json')]
+    assert 0 <= metrics['coco/bbox_mAP'] <= 1
 
 
 def test_stock_mmdet_train_tool_runs_the_config_through_custom_imports(
@@ -228,7 +264,74 @@ def test_absent_coco_names_where_it_looked_and_how_to_point_at_it(
                          cfg_options={'model.backbone.init_cfg': None})
 
 
+def local_data(root: str) -> dict:
+    options = {f'{split}_dataloader.dataset.data_root': f'{root}/'
+               for split in ('train', 'val', 'test')}
+    options.update({f'{split}_evaluator.ann_file':
+                    f'{root}/annotations/instances_val2017.json'
+                    for split in ('val', 'test')})
+    return options
+
+
 @pytest.mark.skipif(torch.cuda.is_available(), reason='CPU-only behaviour')
 def test_amp_without_gpu_is_refused_with_a_message(coco, tmp_path):
     with pytest.raises(InputError, match='--amp: .*needs a GPU'):
-        prepare_training(CONFIG, work_dir=str(tmp_path), amp=True)
+        prepare_training(CONFIG, work_dir=str(tmp_path), amp=True,
+                         cfg_options=local_data(coco))
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(),
+                    reason='--amp needs CUDA; this machine has none')
+def test_amp_trains_with_dynamic_loss_scaling_on_a_gpu(coco, tmp_path):
+    cfg = prepare_training(CONFIG, work_dir=str(tmp_path), amp=True,
+                           cfg_options=local_data(coco))
+    assert cfg.optim_wrapper.type == 'AmpOptimWrapper'
+    assert cfg.optim_wrapper.loss_scale == 'dynamic'
+    train(tmp_path / 'amp', coco, 2, '--amp')
+    assert final_state(tmp_path / 'amp')['meta']['iter'] == 2
+    assert 'loss_scaler' in final_state(tmp_path / 'amp')['optimizer']
+
+
+def test_auto_scale_lr_scales_by_the_actual_batch(coco, tmp_path):
+    options = dict(local_data(coco), **{'train_dataloader.batch_size': 2})
+    cfg = prepare_training(CONFIG, work_dir=str(tmp_path), cfg_options=options,
+                           auto_scale_lr=True)
+    runner = build_runner(cfg)
+    base_lr = cfg.optim_wrapper.optimizer.lr
+    optim_wrapper = runner.build_optim_wrapper(runner.optim_wrapper)
+    runner.scale_lr(optim_wrapper, runner.auto_scale_lr)
+    # One process, 2 images a step, against the recipe's total batch.
+    expected = base_lr * 2 / cfg.auto_scale_lr.base_batch_size
+    assert {g['lr'] for g in optim_wrapper.param_groups} == {
+        pytest.approx(expected)}
+
+
+def test_show_turns_on_the_visualization_hook(coco, tmp_path):
+    # Headless here: check the wiring, i.e. the hook that --show configures.
+    checkpoint = tmp_path / 'model.pth'
+    checkpoint.write_bytes(b'')
+    cfg = prepare_testing(CONFIG, str(checkpoint), work_dir=str(tmp_path),
+                          show=True, cfg_options=local_data(coco))
+    VISUALIZERS.build(cfg.visualizer)
+    hook = HOOKS.build(cfg.default_hooks.visualization)
+    assert type(hook).__name__ == 'DetVisualizationHook'
+    assert hook.draw and hook.show and hook.wait_time == 2
+
+
+def test_checkpoint_of_another_variant_stops_before_evaluation(
+        coco, tmp_path, straight_run):
+    # The T0 checkpoint of the straight run, a T1 model: stop at loading,
+    # name checkpoint and config, blame no image.
+    checkpoint = tmp_path / 't0.pth'
+    torch.save(straight_run, checkpoint)
+    result = tool('tools/test.py', CONFIG, str(checkpoint), '--work-dir',
+                  str(tmp_path / 'test'), *small_run(coco, 8),
+                  'model.backbone.arch=t1', check=False)
+    assert result.returncode == 1
+    error = result.stderr.strip().splitlines()[-2]
+    assert error.startswith(f'error: checkpoint {checkpoint} does not fit '
+                            f'the model of config {CONFIG}')
+    assert re.search(r': \d+ tensors do not match\. \d+ size mismatch: '
+                     r'size mismatch for backbone\.', error)
+    assert 'evaluation failed' not in result.stderr
+    assert 'Traceback' not in result.stderr
