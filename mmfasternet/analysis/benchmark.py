@@ -14,6 +14,7 @@ import os
 import re
 import statistics
 import time
+import traceback
 from contextlib import ExitStack
 from dataclasses import asdict, dataclass, field, replace
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
@@ -128,9 +129,11 @@ def _short_error(error: Exception) -> str:
 
 def _reference(config: str, batch: int, shape: Optional[Tuple[int, int]],
                cfg_options: Optional[dict],
-               detections: Optional[int], device: str) -> _Reference:
+               detections: Optional[int], device: str,
+               kinds: Sequence[bool]) -> _Reference:
     """The config as every form of it is built, its sizes, one input batch
-    and the training-form fp32 features of both kinds."""
+    and the training-form fp32 features of each kind asked for (backbone
+    alone: True, backbone and neck: False)."""
     cfg = load_any_config(config)
     if cfg_options:
         cfg.merge_from_dict(cfg_options)
@@ -147,7 +150,7 @@ def _reference(config: str, batch: int, shape: Optional[Tuple[int, int]],
     inputs = inputs.to(device)
     with torch.no_grad():
         features = {only: _features(model, inputs, only)
-                    for only in (False, True)}
+                    for only in set(kinds)}
     return _Reference(cfg, scope, shape,
                       params={k: sizes[k]['params'] for k in sizes},
                       flops={k: sizes[k]['flops'] for k in sizes},
@@ -163,7 +166,6 @@ def _prepare(spec: BenchmarkSpec, ref: _Reference, device: str,
     if spec.backend != 'pytorch':
         return _prepare_backend(spec, ref, device)
     form = spec.form
-    check_form_device(form, device)
     cfg = copy.deepcopy(ref.cfg)
     if form.fast_roi and not use_fast_roi_align(cfg.model):
         form = replace(form, fast_roi=False)  # no RoIAlign to replace
@@ -235,24 +237,32 @@ def run_benchmark(specs: Sequence[BenchmarkSpec],
                   parts: bool = False,
                   detections: Optional[int] = None,
                   cfg_options: Optional[dict] = None,
-                  log: Callable[[str], None] = print
+                  log: Callable[[str], None] = print,
+                  after_round: Optional[Callable[[List[BenchmarkResult]],
+                                                 None]] = None
                   ) -> List[BenchmarkResult]:
     """Time every spec ``repeat`` times, interleaved, after ``warmup`` runs
     each; with ``parts``, also the time of each part of every eager whole
-    model in the same runs."""
+    model in the same runs. ``after_round`` gets the results so far after
+    every round (a long run stopped early keeps what it measured). An entry
+    whose run fails is reported in its row (traceback logged) and left out
+    of the later rounds; the others go on."""
     if device.startswith('cuda') and not torch.cuda.is_available():
         raise InputError('--device cuda: this machine has no CUDA device; '
                          'leave --device out to run on the CPU.')
     if repeat < 1 or warmup < 0 or batch < 1:
         raise InputError('--repeat and --batch need at least 1, --warmup at '
                          'least 0.')
+    for spec in specs:  # before any model is built
+        check_form_device(spec.form, device)
     references: Dict[str, _Reference] = {}
     entries: List[_Entry] = []
     seen: set = set()
     for spec in specs:
         if spec.config not in references:
             references[spec.config] = _reference(
-                spec.config, batch, shape, cfg_options, detections, device)
+                spec.config, batch, shape, cfg_options, detections, device,
+                [s.backbone_only for s in specs if s.config == spec.config])
         entry = _prepare(spec, references[spec.config], device, seen, log)
         if entry is None:
             continue
@@ -267,16 +277,31 @@ def run_benchmark(specs: Sequence[BenchmarkSpec],
             _attach_parts(stack, timed, device)
         for round_index in range(repeat):
             for entry in timed:
+                if entry.error:
+                    continue
                 _synchronize(device)
                 start = time.perf_counter()
-                entry.run_once()
+                try:
+                    entry.run_once()
+                except Exception as error:  # noqa: BLE001  in the results
+                    entry.error = 'run failed: ' + _short_error(error)
+                    log(f'{entry.spec.name()}: {entry.error}\n' +
+                        traceback.format_exc())
+                    if entry.timer:
+                        entry.timer.take(0.)
+                    continue
                 _synchronize(device)
                 total = (time.perf_counter() - start) * 1e3
                 times[id(entry)].append(total)
                 if entry.timer:
                     entry.parts.append(entry.timer.take(total))
             log(f'round {round_index + 1}/{repeat}: ' + ', '.join(
-                f'{times[id(e)][-1]:.0f} ms' for e in timed))
+                f'{times[id(e)][-1]:.0f} ms' if times[id(e)] else 'failed'
+                for e in timed))
+            if after_round:
+                after_round([_result(e, references[e.spec.config], device,
+                                     batch, times.get(id(e), []))
+                             for e in entries])
     return [_result(e, references[e.spec.config], device, batch,
                     times.get(id(e), [])) for e in entries]
 

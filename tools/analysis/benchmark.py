@@ -13,6 +13,7 @@ Configs of installed packages work too: mmdet::mask_rcnn/....py
 machine and load) and, with --parts, X_parts.csv."""
 import argparse
 import sys
+from typing import List
 
 from mmengine.config import DictAction
 
@@ -99,28 +100,44 @@ def main() -> None:
     header = [f'command: {command_line()}', f'started: {now()}',
               f'load before: {load()}'] + describe(args.device)
     print('\n'.join(header))
+
+    def write(results, rounds: str) -> List[str]:
+        footer = [f'{rounds}, finished: {now()}', f'load after: {load()}']
+        tables = [format_results(results), format_parts(results)]
+        report = '\n\n'.join(['\n'.join(header)] + [t for t in tables if t]
+                             + ['\n'.join(footer)])
+        written = write_results(results, args.out)
+        text = args.out.rsplit('.', 1)[0] + '.txt'
+        with open(text, 'w') as f:
+            f.write(report + '\n')
+        if args.plot:
+            plot_results(results, args.plot)
+        return written + [text]
+
+    rounds = []
+
+    def after_round(results) -> None:
+        rounds.append(1)
+        if args.out:  # a run stopped early keeps the rounds it finished
+            write(results, f'rounds done: {len(rounds)} of {args.repeat}')
+
     try:
         results = run_benchmark(
             specs, args.device, args.batch,
             tuple(args.shape) if args.shape else None, args.repeat,
             args.warmup, parts=args.parts, detections=args.detections,
-            cfg_options=args.cfg_options)
+            cfg_options=args.cfg_options, after_round=after_round)
     except FileNotFoundError as error:
         raise InputError(str(error)) from None
     footer = [f'finished: {now()}', f'load after: {load()}']
     tables = [format_results(results), format_parts(results)]
-    report = '\n\n'.join(['\n'.join(header)] + [t for t in tables if t] +
-                         ['\n'.join(footer)])
     print('\n\n'.join([t for t in tables if t] + ['\n'.join(footer)]))
     if args.out:
-        written = write_results(results, args.out)
-        text = args.out.rsplit('.', 1)[0] + '.txt'
-        with open(text, 'w') as f:
-            f.write(report + '\n')
-        print('wrote ' + ', '.join(written + [text]))
-    if args.plot:
+        print('wrote ' + ', '.join(write(results, f'rounds done: '
+                                         f'{len(rounds)} of {args.repeat}'
+                                         )))
+    elif args.plot:
         plot_results(results, args.plot)
-
 
 if __name__ == '__main__':
     run_cli(main)
