@@ -1,0 +1,69 @@
+"""The configs carry what our tools used to add at run time (exact resume,
+the resilient test loop), so mmdet's own tools/train.py keeps exact resume.
+"""
+import glob
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import mmdet
+import pytest
+from mmengine.config import Config
+from test_tools_detection import (CONFIG, REPO, assert_same_training_state,
+                                  final_state, small_run, tool)
+
+from mmfasternet.datasets import make_coco_dataset
+
+CONFIGS = sorted(
+    p for p in glob.glob(str(REPO / 'configs' / '**' / '*.py'),
+                         recursive=True) if '_base_' not in p)
+STOCK_TRAIN = Path(mmdet.__file__).parent / '.mim' / 'tools' / 'train.py'
+
+
+@pytest.mark.parametrize('path', CONFIGS, ids=lambda p: Path(p).name)
+def test_every_config_declares_exact_resume_and_resilient_testing(path):
+    cfg = Config.fromfile(path)
+    assert 'mmfasternet.engine' in cfg.custom_imports['imports']
+    assert [h['type'] for h in cfg.custom_hooks].count('RNGStateHook') == 1
+    assert cfg.test_cfg['type'] == 'ResilientTestLoop'
+
+
+@pytest.fixture(scope='module')
+def coco(tmp_path_factory) -> str:
+    root = tmp_path_factory.mktemp('data') / 'coco'
+    return make_coco_dataset(str(root), num_train=8, num_val=2, size=256)
+
+
+def stock_train(work_dir: Path, root: str, *extra, **kwargs):
+    return tool(str(STOCK_TRAIN), CONFIG, '--work-dir', str(work_dir),
+                *extra, *small_run(root, 4, interval=2), **kwargs)
+
+
+def test_stock_mmdet_train_resumes_a_killed_run_exactly(coco, tmp_path):
+    straight = tmp_path / 'straight'
+    stock_train(straight, coco)
+    killed = tmp_path / 'killed'
+    process = subprocess.Popen(
+        [sys.executable, str(STOCK_TRAIN), CONFIG, '--work-dir', str(killed),
+         *small_run(coco, 4, interval=2)], cwd=REPO,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 900
+    while not (killed / 'iter_2.pth').exists():
+        assert process.poll() is None and time.time() < deadline
+        time.sleep(0.1)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert not (killed / 'iter_4.pth').exists()
+    stock_train(killed, coco, '--resume')
+    assert_same_training_state(final_state(straight), final_state(killed))
+
+
+def test_stock_mmdet_browse_dataset_draws_the_data_of_our_config(coco, tmp_path):
+    tool_path = STOCK_TRAIN.parent / 'analysis_tools' / 'browse_dataset.py'
+    out = tmp_path / 'browse'
+    tool(str(tool_path), CONFIG, '--not-show', '--output-dir', str(out),
+         '--cfg-options', f'train_dataloader.dataset.data_root={coco}/')
+    drawn = sorted(p.name for p in out.glob('*.png'))
+    assert drawn == sorted(p.name for p in Path(coco, 'train2017').glob('*'))
