@@ -60,10 +60,37 @@ def test_stock_mmdet_train_resumes_a_killed_run_exactly(coco, tmp_path):
     assert_same_training_state(final_state(straight), final_state(killed))
 
 
-def test_stock_mmdet_browse_dataset_draws_the_data_of_our_config(coco, tmp_path):
+def test_stock_mmdet_browse_dataset_draws_our_demo_data(coco, tmp_path):
     tool_path = STOCK_TRAIN.parent / 'analysis_tools' / 'browse_dataset.py'
     out = tmp_path / 'browse'
     tool(str(tool_path), CONFIG, '--not-show', '--output-dir', str(out),
          '--cfg-options', f'train_dataloader.dataset.data_root={coco}/')
     drawn = sorted(p.name for p in out.glob('*.png'))
     assert drawn == sorted(p.name for p in Path(coco, 'train2017').glob('*'))
+
+
+def test_rng_state_hook_saves_and_restores_cuda_generators(monkeypatch):
+    """Where CUDA is present (faked here: this machine has none), each GPU's
+    generator is saved with the checkpoint and restored on resume."""
+    import torch
+
+    from mmfasternet.engine.hooks import RNGStateHook
+    saved_states = [torch.tensor([1], dtype=torch.uint8),
+                    torch.tensor([2], dtype=torch.uint8)]
+    restored = []
+    monkeypatch.setattr(torch.cuda, 'is_available', lambda: True)
+    monkeypatch.setattr(torch.cuda, 'device_count', lambda: 2)
+    monkeypatch.setattr(torch.cuda, 'get_rng_state_all', lambda: saved_states)
+    monkeypatch.setattr(torch.cuda, 'set_rng_state_all', restored.append)
+    checkpoint = {}
+    RNGStateHook().before_save_checkpoint(None, checkpoint)
+    assert checkpoint['torch_cuda_rng_states'] is saved_states
+    cpu_state = torch.get_rng_state()
+    torch.rand(3)  # the generator moves on after the save
+    hook = RNGStateHook()
+    hook.after_load_checkpoint(None, checkpoint)
+    hook.before_train_iter(None, 0)
+    assert restored == [saved_states]
+    assert torch.equal(torch.get_rng_state(), cpu_state)
+    hook.before_train_iter(None, 1)  # restored once, not at every step
+    assert len(restored) == 1
