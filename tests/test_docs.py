@@ -10,6 +10,7 @@ pages are collected when the tests run, so pages added later are checked too.
 """
 import ast
 import glob
+import importlib.util
 import itertools
 import json
 import os.path as osp
@@ -237,6 +238,39 @@ def test_results_table_shows_the_file_and_flags_a_stale_page(tmp_path):
     source.write_text(json.dumps(results))
     stale = doc_tables('--check', str(page))
     assert stale.returncode == 1 and 'page.md' in stale.stderr
+
+
+def test_model_zoo_table_comes_from_the_metafile(tmp_path):
+    """Read with mmengine's metafile reader; links relative to the page."""
+    pytest.importorskip('mmengine')
+    (tmp_path / 'configs').mkdir()
+    (tmp_path / 'model-index.yml').write_text(
+        'Import:\n- configs/metafile.yml\n')
+    (tmp_path / 'configs' / 'metafile.yml').write_text(
+        'Models:\n'
+        '- Name: maskrcnn_fasternet_s_coco\n'
+        '  Config: configs/maskrcnn_fasternet_s_coco.py\n'
+        '  Metadata: {FLOPs: 265012345678, Parameters: 48987654}\n'
+        '  Results:\n'
+        '  - {Task: Object Detection, Dataset: COCO, '
+        'Metrics: {box AP: 39.9}}\n'
+        '  Weights: https://example.com/s.pth\n'
+        '- Name: fpn_fasternet_t0_ade20k\n'
+        '  Config: configs/fpn_fasternet_t0_ade20k.py\n'
+        '  Metadata: {FLOPs: 23070000000, Parameters: 6370000}\n')
+    spec = importlib.util.spec_from_file_location(
+        'doc_tables', osp.join(ROOT, 'tools', 'misc', 'doc_tables.py'))
+    doc_tables_module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(doc_tables_module)
+    table = doc_tables_module.model_zoo_table(
+        str(tmp_path / 'model-index.yml'), str(tmp_path / 'docs'))
+    assert table.splitlines()[2:] == [
+        '| [maskrcnn_fasternet_s_coco]'
+        '(../configs/maskrcnn_fasternet_s_coco.py) | 48.99M | 265.0G '
+        '| COCO box AP 39.9 | [model](https://example.com/s.pth) |',
+        '| [fpn_fasternet_t0_ade20k](../configs/fpn_fasternet_t0_ade20k.py) '
+        '| 6.37M | 23.1G | - | - |',
+    ]
 
 
 def test_a_missing_results_file_names_page_and_file(tmp_path):
