@@ -225,3 +225,23 @@ def test_compile_of_the_backbone_gives_the_same_features():
     assert holder.backbone._compiled_call_impl is not None
     for out, ref in zip(outputs, reference):
         assert relative_error(out, ref) < 1e-4
+
+
+def test_mmcv_roi_align_reads_channels_last_features_right():
+    """A channels-last backbone and neck hand channels-last features to the
+    RoI extractor; mmcv's kernel reads NCHW memory, so importing mmfasternet
+    makes the input contiguous first."""
+    from mmcv.ops import RoIAlign
+    torch.manual_seed(0)
+    features = torch.randn(1, 8, 20, 24)
+    rois = torch.tensor([[0, 1., 1., 15., 12.], [0, 3., 0., 23., 19.]])
+    op = RoIAlign(7, 1.0, 0)
+    reference = op(features, rois)
+    channels_last = op(
+        features.contiguous(memory_format=torch.channels_last), rois)
+    torch.testing.assert_close(channels_last, reference)
+    with torch.autocast('cpu', dtype=torch.bfloat16):
+        half = op(features.to(torch.bfloat16).contiguous(
+            memory_format=torch.channels_last), rois)
+    torch.testing.assert_close(half.float(), reference, rtol=0.05,
+                               atol=0.05)

@@ -20,6 +20,10 @@ What it changes in the process (once; calling it again does nothing):
   (and RoIAlign's input gradient) are cast back to the dtype of the first
   tensor argument, so callers see the dtype they passed in.
 
+The RoIAlign wrapper also makes a channels-last input contiguous before
+mmcv's kernel reads it as NCHW memory (it would otherwise return wrong
+values silently, e.g. behind a channels-last backbone).
+
 No installed file is edited; the originals stay reachable as
 ``<wrapper>.__wrapped__``.
 
@@ -90,6 +94,19 @@ def _float32_backward(backward: Callable) -> Callable:
     return wrapper
 
 
+def _nchw_input_forward(forward: Callable) -> Callable:
+    """mmcv's RoIAlign kernels index the features as contiguous NCHW
+    memory: a channels-last input (what a channels-last backbone and neck
+    give) would be read in the wrong order and give wrong values without
+    an error. Make the input contiguous first (a no-op when it is)."""
+
+    @functools.wraps(forward)
+    def wrapper(ctx, input, *args, **kwargs):
+        return forward(ctx, input.contiguous(), *args, **kwargs)
+
+    return wrapper
+
+
 def _wrap(cls, name: str, make: Callable) -> bool:
     """Replace the static method ``cls.name`` by ``make(original)`` unless
     done already; True when it changed something."""
@@ -112,7 +129,8 @@ def install_half_precision_fallbacks() -> None:
 
     _wrap(NMSop, 'forward', _float32_forward)
     _wrap(SoftNMSop, 'forward', _float32_forward)
-    _wrap(RoIAlignFunction, 'forward', _float32_forward)
+    _wrap(RoIAlignFunction, 'forward',
+          lambda forward: _float32_forward(_nchw_input_forward(forward)))
     _wrap(RoIAlignFunction, 'backward', _float32_backward)
 
 
