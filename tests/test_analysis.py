@@ -16,7 +16,8 @@ from mmengine.config import Config
 import mmfasternet.inference
 from mmfasternet.analysis.benchmark import BenchmarkSpec, run_benchmark
 from mmfasternet.analysis.complexity import count_complexity, count_flops
-from mmfasternet.analysis.forms import (Form, parse_form, use_fast_roi_align)
+from mmfasternet.analysis.forms import (Form, keep_detections, parse_form,
+                                        use_fast_roi_align)
 from mmfasternet.analysis.models import build_model, load_any_config
 from mmfasternet.analysis.operators import (benchmark_operators, dense_peak,
                                             operators)
@@ -162,6 +163,18 @@ def test_fast_roi_align_replaces_every_roi_layer_of_a_mask_rcnn():
     assert roi_head.mask_roi_extractor.roi_layer.type == 'FastRoIAlign'
     assert use_fast_roi_align(Config.fromfile(
         str(REPO / RETINANET_T0)).model) == 0
+
+
+def test_kept_detections_change_detectors_not_segmentors():
+    detector = Config.fromfile(str(REPO / MASKRCNN_T0)).model
+    keep_detections(detector, 100)
+    assert detector.test_cfg.rcnn.score_thr == 0
+    assert detector.test_cfg.rcnn.max_per_img == 100
+    segmentor = Config.fromfile(
+        str(REPO / 'configs/fpn_fasternet_t0_ade20k.py')).model
+    before = dict(segmentor.test_cfg)
+    keep_detections(segmentor, 100)
+    assert dict(segmentor.test_cfg) == before
 
 
 # --- the model benchmark -------------------------------------------------

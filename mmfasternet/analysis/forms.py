@@ -124,13 +124,11 @@ def keep_detections(model_cfg, count: Optional[int]) -> None:
     """Make the detection heads keep ``count`` boxes per image whatever
     their scores (score threshold 0), as a trained model does on a busy
     image; random weights otherwise give scores under the threshold and the
-    mask head would do no work. None leaves the config as it is."""
-    if count is None:
-        return
+    mask head would do no work. None, or a model without detection heads
+    (a segmentor), leaves the config as it is."""
     test_cfg = model_cfg.get('test_cfg')
-    if not test_cfg:
-        raise InputError('--detections: the model config has no test_cfg '
-                         '(not a detector); leave --detections out.')
+    if count is None or not test_cfg or 'decode_head' in model_cfg:
+        return
     final = test_cfg.get('rcnn', test_cfg)
     final['score_thr'] = 0.
     final['max_per_img'] = count
