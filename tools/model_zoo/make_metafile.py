@@ -90,11 +90,13 @@ def zoo_table(models: list) -> str:
         metrics = {k: v for r in model.get('Results', [])
                    for k, v in r['Metrics'].items()}
         flops = f"{meta['FLOPs'] / 1e9:.1f}G" if 'FLOPs' in meta else '-'
+        params = f"{meta['Parameters'] / 1e6:.2f}M" \
+            if 'Parameters' in meta else '-'
         weights = f"[model]({model['Weights']})" if 'Weights' in model \
             else '-'
         lines.append(
             f"| [{model['Name']}](../{model['Config']}) "
-            f"| {meta['Parameters'] / 1e6:.2f}M "
+            f"| {params} "
             f"| {flops} "
             f"| {metrics.get('box AP', '-')} | {metrics.get('mask AP', '-')} "
             f'| {weights} |')
@@ -130,10 +132,17 @@ def main() -> None:
                         'cache where it has them and are left out elsewhere')
     parser.add_argument('--cache', default='work_dirs/metafile_counts.json',
                         help='counts kept between runs (per config)')
+    parser.add_argument('--cached-only', action='store_true',
+                        help='count nothing: write what the cache holds')
+    parser.add_argument('--only', nargs='+', metavar='CONFIG',
+                        help='count these configs (into the cache) and '
+                        'write nothing else')
     args = parser.parse_args()
     configs = sorted(
         osp.relpath(p, args.root)
         for p in glob.glob(osp.join(args.root, 'configs', '*.py')))
+    if args.only:
+        configs = [osp.relpath(p, args.root) for p in args.only]
     cache = {}
     if osp.isfile(args.cache):
         with open(args.cache) as f:
@@ -141,8 +150,9 @@ def main() -> None:
     models = []
     for config in configs:
         counts = cache.get(config)
-        if counts is None or (counts['flops'] is None
-                              and not args.params_only):
+        missing = counts is None or (counts['flops'] is None
+                                     and not args.params_only)
+        if missing and not args.cached_only:
             print(f'counting {config}', flush=True)
             counts = count(osp.join(args.root, config),
                            flops=not args.params_only)
@@ -151,6 +161,8 @@ def main() -> None:
             with open(args.cache, 'w') as f:
                 json.dump(cache, f, indent=1)
         models.append(model_entry(config, counts))
+    if args.only:
+        return
     header = ('# Written by tools/model_zoo/make_metafile.py; FLOPs and '
               'Parameters\n# counted by mmengine (tools/analysis/get_flops.py'
               ': 1280x800 detection,\n# 512x512 segmentation). Results and '
