@@ -1,7 +1,8 @@
 # Offline demo: FasterNet-T0 Mask R-CNN trained from scratch on the generated
 # shapes set (mmfasternet.datasets.make_coco_dataset, 256x256 images, 4
 # classes). Slim heads (64 channels), 200 proposals and 64 RoIs keep a
-# 4-image step near 0.4 s on 2 CPU cores; 1,500 iterations take ~10 minutes.
+# 4-image step quick on 2 CPU cores (the time of a run is in
+# benchmarks/demo_maskrcnn_fasternet_t0.json).
 _base_ = [
     'mmdet::mask_rcnn/mask-rcnn_r50_fpn_1x_coco.py',
     '../_base_/fasternet_common.py'

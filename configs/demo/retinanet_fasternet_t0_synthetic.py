@@ -2,8 +2,11 @@
 # shapes set (mmfasternet.datasets.make_coco_dataset, 256x256 images, 4
 # classes), the one-stage detector the deployment checks export and score
 # (docs/deployment.md). Slim heads (64 channels); a few minutes on 2 cores.
-_base_ = 'mmdet::retinanet/retinanet_r50_fpn_1x_coco.py'
-custom_imports = dict(imports=['mmfasternet'], allow_failed_imports=False)
+_base_ = [
+    'mmdet::retinanet/retinanet_r50_fpn_1x_coco.py',
+    '../_base_/fasternet_common.py'
+]
+test_cfg = {{_base_.resilient_test_cfg}}
 
 data_root = 'data/synthetic_coco/'
 metainfo = dict(
