@@ -71,6 +71,12 @@ def model_zoo_table(index: str, page_dir: str) -> str:
     return '\n'.join(lines)
 
 
+def _number(value) -> str:
+    """A metric as its tool printed it: mmdet's three decimals and mmseg's
+    two survive; float32 noise (93.70999908447266) does not."""
+    return f'{value:.4g}' if isinstance(value, float) else str(value)
+
+
 def results_table(path: str, metrics: List[str]) -> str:
     """The metrics of every run of a demo results file, and how it ran."""
     if not osp.isfile(path):
@@ -84,7 +90,7 @@ def results_table(path: str, metrics: List[str]) -> str:
              '| --- ' * (len(metrics) + 1) + '|']
     for name, values in runs.items():
         lines.append(f'| {name} | ' + ' | '.join(
-            str(values.get(key, '-')) for key in metrics) + ' |')
+            _number(values.get(key, '-')) for key in metrics) + ' |')
     machine = results.get('machine', {})
     stages = ', '.join(f'{stage} {seconds:.0f} s'
                        for stage, seconds in results['seconds'].items())
