@@ -74,7 +74,7 @@ def model_zoo_table(index: str, page_dir: str) -> str:
 def _number(value) -> str:
     """A metric as its tool printed it: mmdet's three decimals and mmseg's
     two survive; float32 noise (93.70999908447266) does not."""
-    return f'{value:.4g}' if isinstance(value, float) else str(value)
+    return str(round(value, 4)) if isinstance(value, float) else str(value)
 
 
 def results_table(path: str, metrics: List[str]) -> str:
