@@ -134,6 +134,9 @@ def test_unsupported_options_are_refused_with_the_fix():
 
 def test_single_roi_extractor_config_selects_fast_roi_align():
     from mmdet.registry import MODELS
+    from mmdet.utils import register_all_modules
+    from mmengine.registry import DefaultScope
+    register_all_modules(init_default_scope=False)
     outputs = {}
     gen = torch.Generator().manual_seed(3)
     feats = tuple(
@@ -143,11 +146,14 @@ def test_single_roi_extractor_config_selects_fast_roi_align():
     corner = torch.rand(40, 2, generator=gen) * torch.tensor([96., 64.])
     rois = torch.cat([torch.zeros(40, 1), corner, corner + side], 1)
     for layer in ('RoIAlign', 'FastRoIAlign'):
-        extractor = MODELS.build(
-            dict(type='SingleRoIExtractor',
-                 roi_layer=dict(type=layer, output_size=7, sampling_ratio=0),
-                 out_channels=8,
-                 featmap_strides=[4, 8, 16, 32]))
+        # Another test may have left mmseg as the default scope.
+        with DefaultScope.overwrite_default_scope('mmdet'):
+            extractor = MODELS.build(
+                dict(type='SingleRoIExtractor',
+                     roi_layer=dict(type=layer, output_size=7,
+                                    sampling_ratio=0),
+                     out_channels=8,
+                     featmap_strides=[4, 8, 16, 32]))
         assert all(
             type(m).__name__ == layer for m in extractor.roi_layers)
         outputs[layer] = extractor(feats, rois)
