@@ -76,4 +76,26 @@ def build_inferencer(config_or_name: str,
     with warnings.catch_warnings():
         for message in RANDOM_WEIGHTS_WARNINGS:
             warnings.filterwarnings('ignore', message=f'.*{message}')
-        return Inferencer(model=cfg, weights=weights, device=device)
+        inferencer = Inferencer(model=cfg, weights=weights, device=device)
+    if weights is None:
+        # Without a checkpoint the inferencers fall back to another data
+        # set's classes (mmseg: Cityscapes); take the config's own.
+        meta = _config_dataset_meta(cfg)
+        if meta:
+            inferencer.model.dataset_meta = meta
+            inferencer.visualizer.dataset_meta = meta
+    return inferencer
+
+
+def _config_dataset_meta(cfg: Config) -> dict:
+    """Classes and palette of the config's test data set (its class's
+    ``METAINFO`` updated by the config's ``metainfo``)."""
+    from mmengine.registry import DefaultScope
+    dataset = (cfg.get('test_dataloader') or {}).get('dataset') or {}
+    scope = cfg.get('default_scope', 'mmdet')
+    registry = __import__(f'{scope}.registry', fromlist=['DATASETS'])
+    with DefaultScope.overwrite_default_scope(scope):
+        dataset_class = registry.DATASETS.get(dataset.get('type'))
+    meta = dict(getattr(dataset_class, 'METAINFO', None) or {})
+    meta.update(dataset.get('metainfo') or {})
+    return meta
