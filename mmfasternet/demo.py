@@ -84,25 +84,19 @@ def latest_test_metrics(work_dir: str) -> Dict[str, float]:
 def machine_description() -> Dict[str, object]:
     """CPU model, the flags that decide bf16 speed, cores, torch version."""
     import platform
-    import subprocess
+
+    from .analysis.machine import lscpu
+    fields = lscpu()
     info: Dict[str, object] = dict(torch=torch.__version__,
                                    threads=torch.get_num_threads(),
                                    platform=platform.platform())
-    try:
-        lscpu = subprocess.run(['lscpu'], capture_output=True, text=True,
-                               timeout=10).stdout
-    except (OSError, subprocess.SubprocessError):
-        lscpu = ''
-    for line in lscpu.splitlines():
-        key, _, value = line.partition(':')
-        if key.strip() == 'Model name':
-            info['cpu'] = value.strip()
-        elif key.strip() == 'CPU(s)':
-            info['cpus'] = int(value.strip())
-        elif key.strip() == 'Flags':
-            info['bf16_flags'] = sorted(
-                f for f in value.split()
-                if f.startswith(('amx', 'avx512_bf16', 'avx512f')))
+    if 'Model name' in fields:
+        info['cpu'] = fields['Model name']
+    if fields.get('CPU(s)', '').isdigit():
+        info['cpus'] = int(fields['CPU(s)'])
+    info['bf16_flags'] = sorted(
+        f for f in fields.get('Flags', '').split()
+        if f.startswith(('amx', 'avx512_bf16', 'avx512f')))
     if torch.cuda.is_available():
         info['gpu'] = torch.cuda.get_device_name()
     return info
