@@ -90,3 +90,17 @@ def test_amp_segmentation_runs_in_bf16_end_to_end(ade, tmp_path):
     amp = run_test(config, checkpoint, tmp_path / 'amp', options, '--amp')
     assert set(amp) == set(fp32) and 'mIoU' in amp
     assert abs(amp['aAcc'] - fp32['aAcc']) < 5.0
+
+
+@pytest.mark.parametrize('flag', ['amp', 'compile'])
+def test_amp_and_compile_are_refused_for_an_exported_model(flag):
+    from mmengine.config import Config
+
+    from mmfasternet.engine.fast_test import apply_fast_test_options
+    from mmfasternet.engine.preflight import InputError
+    cfg = Config(dict(model=dict(type='BackendModel', onnx_file='m.onnx',
+                                 backend='openvino')))
+    with pytest.raises(InputError, match=f'--{flag} is for PyTorch '
+                       'checkpoints; m.onnx runs in openvino'):
+        apply_fast_test_options(cfg, **{flag: True})
+    assert 'custom_hooks' not in cfg  # nothing half-applied

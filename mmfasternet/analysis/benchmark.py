@@ -13,6 +13,7 @@ import json
 import os
 import re
 import statistics
+import tempfile
 import time
 import traceback
 from contextlib import ExitStack
@@ -144,6 +145,13 @@ def _reference(config: str, batch: int, shape: Optional[Tuple[int, int]],
     torch.manual_seed(0)
     model = build_model(cfg)
     sizes = count_complexity(model, scope, shape)
+    if any(kinds):
+        # Counted alone: the trace of the whole model drops backbone
+        # outputs that the neck never reads (RetinaNet's FPN starts at
+        # level 1, so stage 0's output norm is left out), but a backbone
+        # timed alone computes them.
+        sizes['backbone'] = count_complexity(model, scope, shape,
+                                             backbone_only=True)['model']
     torch.manual_seed(1)
     inputs, samples = dummy_batch(model, scope, batch, shape)
     model.to(device)
@@ -158,13 +166,14 @@ def _reference(config: str, batch: int, shape: Optional[Tuple[int, int]],
 
 
 def _prepare(spec: BenchmarkSpec, ref: _Reference, device: str,
-             seen: set, log: Callable[[str], None]) -> Optional[_Entry]:
+             seen: set, log: Callable[[str], None],
+             export_dir: Optional[str] = None) -> Optional[_Entry]:
     """Build one entry's model in its form; None when the model runs this
     form exactly as an entry already prepared (nothing new to time)."""
     from mmfasternet.inference import (inference_autocast,
                                        optimize_for_inference)
     if spec.backend != 'pytorch':
-        return _prepare_backend(spec, ref, device)
+        return _prepare_backend(spec, ref, device, export_dir, log)
     form = spec.form
     cfg = copy.deepcopy(ref.cfg)
     if form.fast_roi and not use_fast_roi_align(cfg.model):
@@ -205,10 +214,43 @@ def _prepare(spec: BenchmarkSpec, ref: _Reference, device: str,
     return entry
 
 
-def _prepare_backend(spec: BenchmarkSpec, ref: _Reference,
-                     device: str) -> _Entry:
-    raise InputError(
-        f'--backends {spec.backend}: not available in this version.')
+def _prepare_backend(spec: BenchmarkSpec, ref: _Reference, device: str,
+                     export_dir: str, log: Callable[[str], None]) -> _Entry:
+    """Export the config's model (the same random weights as its PyTorch
+    forms, BatchNorm folded) with ``tools/deployment/pytorch2onnx.py``'s
+    code, which checks the file and compares ONNX Runtime with PyTorch,
+    and time it in the runtime with as many threads as torch uses. A whole
+    model runs behind :class:`~mmfasternet.deploy.BackendModel`, so its
+    time includes what the graph leaves outside (mask pasting), as
+    PyTorch's ``predict`` does."""
+    from mmfasternet.deploy.backends import Session, build_backend_model
+    from mmfasternet.deploy.convert import pytorch2onnx
+    from mmfasternet.deploy.export import ExportError
+    part = 'backbone' if spec.backbone_only else 'model'
+    entry = _Entry(spec, spec.backend)
+    out = os.path.join(export_dir, f'{config_label(spec.config)}_{part}_'
+                       f'{ref.shape[0]}x{ref.shape[1]}.onnx')
+    if not os.path.isfile(out):  # one export serves both runtimes
+        torch.manual_seed(0)  # the weights of the PyTorch forms
+        try:
+            pytorch2onnx(ref.cfg, None, out, shape=ref.shape, part=part,
+                         config_name=spec.config)
+        except ExportError as error:
+            entry.error = f'export failed: {error}'
+            log(f'{spec.name()}: {entry.error}')
+            return entry
+    threads = torch.get_num_threads()
+    if spec.backbone_only:
+        session = Session(out, spec.backend, threads)
+        entry.run_once = lambda: session.run(ref.inputs)
+        return entry
+    model = build_backend_model(ref.cfg, out, spec.backend, threads)
+
+    def run_once():
+        return model(ref.inputs, ref.samples, mode='predict')
+
+    entry.run_once, entry.model = run_once, model
+    return entry
 
 
 def _attach_parts(stack: ExitStack, entries: Sequence[_Entry],
@@ -237,6 +279,7 @@ def run_benchmark(specs: Sequence[BenchmarkSpec],
                   parts: bool = False,
                   detections: Optional[int] = None,
                   cfg_options: Optional[dict] = None,
+                  export_dir: Optional[str] = None,
                   log: Callable[[str], None] = print,
                   after_round: Optional[Callable[[List[BenchmarkResult]],
                                                  None]] = None
@@ -244,9 +287,15 @@ def run_benchmark(specs: Sequence[BenchmarkSpec],
     """Time every spec ``repeat`` times, interleaved, after ``warmup`` runs
     each; with ``parts``, also the time of each part of every eager whole
     model in the same runs. ``after_round`` gets the results so far after
-    every round (a long run stopped early keeps what it measured). An entry
+    every round (a long run stopped early keeps what it measured). Entries
+    of a runtime (``spec.backend``) export their model into ``export_dir``
+    (default: a temporary folder, removed at the end). An entry
     whose run fails is reported in its row (traceback logged) and left out
     of the later rounds; the others go on."""
+    runtimes = sorted({s.backend for s in specs} - {'pytorch'})
+    if runtimes and not device.startswith('cpu'):
+        raise InputError(f'--backends {" ".join(runtimes)}: the runtimes are '
+                         f'timed on the CPU; leave --device out.')
     if device.startswith('cuda') and not torch.cuda.is_available():
         raise InputError('--device cuda: this machine has no CUDA device; '
                          'leave --device out to run on the CPU.')
@@ -255,6 +304,17 @@ def run_benchmark(specs: Sequence[BenchmarkSpec],
                          'least 0.')
     for spec in specs:  # before any model is built
         check_form_device(spec.form, device)
+    with ExitStack() as stack:
+        if export_dir is None and any(s.backend != 'pytorch' for s in specs):
+            export_dir = stack.enter_context(tempfile.TemporaryDirectory())
+        elif export_dir:
+            os.makedirs(export_dir, exist_ok=True)
+        return _run(specs, device, batch, shape, repeat, warmup, parts,
+                    detections, cfg_options, export_dir, log, after_round)
+
+
+def _run(specs, device, batch, shape, repeat, warmup, parts, detections,
+         cfg_options, export_dir, log, after_round) -> List[BenchmarkResult]:
     references: Dict[str, _Reference] = {}
     entries: List[_Entry] = []
     seen: set = set()
@@ -263,7 +323,8 @@ def run_benchmark(specs: Sequence[BenchmarkSpec],
             references[spec.config] = _reference(
                 spec.config, batch, shape, cfg_options, detections, device,
                 [s.backbone_only for s in specs if s.config == spec.config])
-        entry = _prepare(spec, references[spec.config], device, seen, log)
+        entry = _prepare(spec, references[spec.config], device, seen, log,
+                         export_dir)
         if entry is None:
             continue
         for _ in range(warmup if entry.run_once else 0):

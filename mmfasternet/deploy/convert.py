@@ -8,6 +8,7 @@ the sample input whose outputs match PyTorch's.
 import collections
 import json
 import os.path as osp
+import warnings
 from typing import Dict, List, Optional, Sequence
 
 import torch
@@ -98,7 +99,11 @@ def _export(module: nn.Module, image: torch.Tensor, out: str,
             dynamic_axes[name] = {0: 'num'} if name != 'seg_logits' else {
                 2: 'height', 3: 'width'}
     try:
-        with torch.no_grad():
+        with torch.no_grad(), warnings.catch_warnings():
+            # The branches they name (mmdet's empty-input checks) are taken
+            # the same way for every input the graph can see; the check of
+            # a second input below catches any value frozen by the trace.
+            warnings.simplefilter('ignore', torch.jit.TracerWarning)
             torch.onnx.export(
                 module, (image, ), out, dynamo=False, opset_version=opset,
                 input_names=['image'], output_names=list(output_names),

@@ -7,6 +7,7 @@ from mmengine.registry import HOOKS
 
 from ..inference import compile_dense_parts
 from ..ops import register_float32_predictions
+from .preflight import InputError
 
 
 @HOOKS.register_module()
@@ -47,7 +48,15 @@ def apply_fast_test_options(cfg: Config, amp: bool = False,
     which is bf16 on a CPU and fp16 on CUDA; importing mmfasternet gives
     the ops that refuse half precision (mmcv's nms, RoIAlign) float32
     inputs, and :class:`FastInferenceHook` hands float32 predictions to the
-    evaluators. ``compile``: the hook compiles the backbone and neck."""
+    evaluators. ``compile``: the hook compiles the backbone and neck.
+    An exported model (``CHECKPOINT.onnx``) runs as the runtime compiled it:
+    both flags are refused for it with the reason."""
+    if (amp or compile) and cfg.model.get('type') == 'BackendModel':
+        flag = '--amp' if amp else '--compile'
+        raise InputError(
+            f'{flag} is for PyTorch checkpoints; {cfg.model.onnx_file} runs '
+            f'in {cfg.model.backend} as exported (fp32). Drop {flag}, or '
+            f'test the .pth checkpoint with it.')
     if amp:
         test_cfg = cfg.get('test_cfg') or {}
         test_cfg['fp16'] = True

@@ -8,6 +8,8 @@ train_cl_fp32 (channels-last), deploy_cl_bf16 (both, bf16 autocast). A model
 without a FasterNet backbone has nothing to fold: its deploy forms run as
 its train forms (timed once). Weights are random: speed does not need them.
 Configs of installed packages work too: mmdet::mask_rcnn/....py
+--backends onnxruntime openvino adds the exported model in each runtime
+(see docs/deployment.md), timed in the same interleaved rounds.
 
 --out X.csv writes X.csv, X.txt (the printed tables with the command, date,
 machine and load) and, with --parts, X_parts.csv."""
@@ -51,7 +53,11 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--backends', nargs='+', default=['pytorch'],
                         choices=['pytorch', 'onnxruntime', 'openvino'],
                         help='pytorch times --forms; a runtime times the '
-                        'exported model once per config')
+                        'config\'s model exported to ONNX (BatchNorm '
+                        'folded, fp32, checked against PyTorch) with the '
+                        'same threads, once per config')
+    parser.add_argument('--export-dir', help='keep the exported .onnx files '
+                        'here (default: a temporary folder)')
     parser.add_argument('--device', default='cpu', help='cpu or cuda')
     parser.add_argument('--batch', type=int, default=1)
     parser.add_argument('--shape', type=int, nargs=2, metavar=('H', 'W'),
@@ -126,7 +132,8 @@ def main() -> None:
             specs, args.device, args.batch,
             tuple(args.shape) if args.shape else None, args.repeat,
             args.warmup, parts=args.parts, detections=args.detections,
-            cfg_options=args.cfg_options, after_round=after_round)
+            cfg_options=args.cfg_options, export_dir=args.export_dir,
+            after_round=after_round)
     except FileNotFoundError as error:
         raise InputError(str(error)) from None
     footer = [f'finished: {now()}', f'load after: {load()}']
