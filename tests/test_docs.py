@@ -240,6 +240,50 @@ def test_results_table_shows_the_file_and_flags_a_stale_page(tmp_path):
     assert stale.returncode == 1 and 'page.md' in stale.stderr
 
 
+def test_benchmark_table_shows_the_csv_and_how_it_was_run(tmp_path):
+    fields = ('model,config,form,ran_as,backend,part,device,threads,batch,'
+              'height,width,params,flops,median_ms,p25_ms,p75_ms,min_ms,'
+              'images_per_s,achieved_gflops,rel_error_vs_fp32,error,times_ms')
+    rows = [
+        'r50,c1,train_fp32,train_fp32,pytorch,model,cpu,2,1,800,1280,1,'
+        '260e9,6000,5900,6100,5800,0.17,43.3,0.0,,6000',
+        'r50,c1,deploy_cl_fp32,train_cl_fp32,pytorch,model,cpu,2,1,800,1280,'
+        '1,260e9,5000,4900,5100,4800,0.2,52,0.0,,5000',
+        's,c2,train_fp32,train_fp32,onnxruntime,model,cpu,2,1,800,1280,1,'
+        '265e9,2000,1900,2100,1800,0.5,132.5,,,2000',
+        's,c2,train_fp32_compile,train_fp32_compile,pytorch,model,cpu,2,1,'
+        '800,1280,1,265e9,nan,nan,nan,nan,nan,nan,,compile failed: X,']
+    source = tmp_path / 'run.csv'
+    source.write_text('\n'.join([fields] + rows) + '\n')
+    page = tmp_path / 'page.md'
+    page.write_text(f'<!-- table: benchmark {source} baseline=r50:'
+                    f'train_fp32 -->\n<!-- end table -->\n')
+    missing = doc_tables(str(page))
+    assert missing.returncode == 1 and 'run.txt not found' in missing.stderr
+    (tmp_path / 'run.txt').write_text(
+        'command: python tools/analysis/benchmark.py c1 c2\n'
+        'started: 2026-11-25 20:00:00 UTC\nload before: up, load average: '
+        '1.00, 0.50, 0.20\ncpu: Some CPU, 2 CPU(s)\n'
+        'speed flags present: avx2 fma; absent: amx_bf16\n\ntable\n'
+        'rounds done: 5 of 5, finished: 2026-11-25 20:30:00 UTC\n'
+        'load after: up, load average: 2.00, 1.50, 1.20\n')
+    assert doc_tables(str(page)).returncode == 0
+    text = page.read_text()
+    assert '| r50 | train_fp32 | 260.0 | 6000.0 | 5900-6100 | 43.3 | 1.00 |' \
+        in text
+    assert '| r50 | deploy_cl_fp32 (runs as train_cl_fp32) |' in text
+    assert '| s | onnxruntime (exported, fp32) | 265.0 | 2000.0 |' in text
+    assert '| 3.00 |' in text  # 6000 / 2000
+    assert 'not timed: compile failed: X' in text
+    assert '`python tools/analysis/benchmark.py c1 c2` (2026-11-25 20:00:00' \
+        ' UTC to 2026-11-25 20:30:00 UTC): Some CPU' in text
+    assert 'load before: 1.00, 0.50, 0.20, after: 2.00, 1.50, 1.20' in text
+    page.write_text(f'<!-- table: benchmark {source} baseline=r50:'
+                    f'fp16 -->\n<!-- end table -->\n')
+    wrong = doc_tables(str(page))
+    assert wrong.returncode == 1 and 'no row r50:fp16' in wrong.stderr
+
+
 def test_model_zoo_table_comes_from_the_metafile(tmp_path):
     """Read with mmengine's metafile reader; links relative to the page."""
     pytest.importorskip('mmengine')

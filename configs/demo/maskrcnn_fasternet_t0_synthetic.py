@@ -1,17 +1,11 @@
 # Offline demo: FasterNet-T0 Mask R-CNN trained from scratch on the generated
-# shapes set (mmfasternet.datasets.make_coco_dataset, 256x256 images, 4
-# classes). Slim heads (64 channels), 200 proposals and 64 RoIs keep a
-# 4-image step quick on 2 CPU cores (the time of a run is in
+# shapes set (data and schedule: _base_/synthetic_coco_cpu.py). Slim heads
+# (64 channels), 200 proposals and 64 RoIs keep a 4-image step quick on 2
+# CPU cores (the time of a run is in
 # benchmarks/demo_maskrcnn_fasternet_t0.json).
 _base_ = [
-    'mmdet::mask_rcnn/mask-rcnn_r50_fpn_1x_coco.py',
-    '../_base_/fasternet_common.py'
+    'mmdet::_base_/models/mask-rcnn_r50_fpn.py', '_base_/synthetic_coco_cpu.py'
 ]
-
-data_root = 'data/synthetic_coco/'
-metainfo = dict(
-    classes=('circle', 'square', 'triangle', 'star'),
-    palette=[(220, 40, 40), (40, 180, 60), (50, 80, 230), (230, 200, 30)])
 heads = 64
 
 model = dict(
@@ -29,56 +23,3 @@ model = dict(
         rcnn=dict(sampler=dict(num=64))),
     test_cfg=dict(
         rpn=dict(nms_pre=500, max_per_img=200), rcnn=dict(max_per_img=50)))
-
-train_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='LoadAnnotations', with_bbox=True, with_mask=True),
-    dict(type='Resize', scale=(256, 256), keep_ratio=True),
-    dict(type='RandomFlip', prob=0.5),
-    dict(type='PackDetInputs')
-]
-test_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='Resize', scale=(256, 256), keep_ratio=True),
-    dict(type='LoadAnnotations', with_bbox=True, with_mask=True),
-    dict(
-        type='PackDetInputs',
-        meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape',
-                   'scale_factor'))
-]
-train_dataloader = dict(
-    batch_size=4,
-    num_workers=1,
-    sampler=dict(type='InfiniteSampler', shuffle=True),
-    batch_sampler=None,
-    dataset=dict(
-        data_root=data_root, metainfo=metainfo, pipeline=train_pipeline))
-val_dataloader = dict(
-    batch_size=4,
-    num_workers=1,
-    dataset=dict(
-        data_root=data_root, metainfo=metainfo, pipeline=test_pipeline))
-test_dataloader = val_dataloader
-test_cfg = {{_base_.resilient_test_cfg}}
-val_evaluator = dict(ann_file=data_root + 'annotations/instances_val2017.json')
-test_evaluator = val_evaluator
-
-max_iters = 1500
-train_cfg = dict(
-    _delete_=True, type='IterBasedTrainLoop', max_iters=max_iters,
-    val_interval=max_iters)
-param_scheduler = [
-    dict(type='LinearLR', start_factor=0.01, by_epoch=False, begin=0,
-         end=100),
-    dict(type='MultiStepLR', by_epoch=False, begin=0, end=max_iters,
-         milestones=[1250], gamma=0.1)
-]
-optim_wrapper = dict(
-    optimizer=dict(_delete_=True, type='AdamW', lr=1e-3, weight_decay=1e-4))
-auto_scale_lr = dict(base_batch_size=4)
-
-default_hooks = dict(
-    logger=dict(interval=50),
-    checkpoint=dict(by_epoch=False, interval=500, max_keep_ckpts=2))
-log_processor = dict(by_epoch=False)
-randomness = dict(seed=0)

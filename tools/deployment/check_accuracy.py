@@ -12,10 +12,8 @@ import datetime
 import json
 import os
 import os.path as osp
-import platform
-import subprocess
-import sys
 
+from mmfasternet.analysis.machine import command_line, describe
 from mmfasternet.deploy.accuracy import (compare_predictions, evaluate,
                                          metric_differences)
 from mmfasternet.engine.errors import run_cli
@@ -35,16 +33,6 @@ def parse_args() -> argparse.Namespace:
     return parser.parse_args()
 
 
-def cpu_model() -> str:
-    try:
-        lines = subprocess.run(['lscpu'], capture_output=True,
-                               text=True).stdout.splitlines()
-    except OSError:
-        return platform.processor()
-    return next((line.split(':', 1)[1].strip() for line in lines
-                 if line.startswith('Model name')), platform.processor())
-
-
 def versions() -> dict:
     import onnxruntime
     import openvino
@@ -61,10 +49,10 @@ def main() -> None:
                          osp.join(work_dir, 'pytorch'))
     entry = dict(
         config=args.config, checkpoint=args.checkpoint, onnx=args.onnx,
-        command=' '.join(['python'] + sys.argv),
+        command=command_line(),
         date=datetime.datetime.now(datetime.timezone.utc).isoformat(
             timespec='seconds'),
-        machine=cpu_model(), versions=versions(),
+        machine=describe('cpu'), versions=versions(),
         pytorch=reference['metrics'], backends={})
     for backend in args.backends:
         result = evaluate(args.config, args.onnx,

@@ -11,12 +11,21 @@ A page marks each generated table with two HTML comments:
     ...
     <!-- end table -->
 
+    <!-- table: benchmark benchmarks/maskrcnn_runtimes_cpu.csv
+         baseline=mask-rcnn_r50_fpn_1x_coco:train_fp32 -->
+    ...
+    <!-- end table -->
+
 ``model-zoo`` lists every model of ``model-index.yml`` (read with mmengine's
 own metafile reader, the one its inferencers use): config, parameters,
 FLOPs, results and weights. ``results FILE`` shows a demo results file
 written by ``tools/demo_report.py results``: the metrics of each run (all,
 or those named by ``metrics=``), then the command, date, machine and the
-time of each stage. Paths are relative to the repository root. So a page
+time of each stage. ``benchmark FILE.csv`` shows a results file of
+``tools/analysis/benchmark.py`` (one row per entry: median and quartiles,
+achieved GFLOP/s, speed-up over the ``baseline`` row, MODEL:FORM, default the
+first) with the command, date, CPU and load from the ``.txt`` the tool wrote
+beside it. Paths are relative to the repository root. So a page
 never holds a figure that its source file does not.
 
     python tools/misc/doc_tables.py README.md docs/*.md           # rewrite
@@ -106,6 +115,83 @@ def results_table(path: str, metrics: List[str]) -> str:
     return '\n'.join(lines)
 
 
+def _entry(row: dict) -> str:
+    """How the benchmark names an entry: its form, or its runtime."""
+    if row['backend'] != 'pytorch':
+        return f'{row["backend"]} (exported, fp32)'
+    if row['ran_as'] != row['form']:
+        return f'{row["form"]} (runs as {row["ran_as"]})'
+    return row['form']
+
+
+def _run_header(text_path: str) -> dict:
+    """command, started, load before/after and cpu lines of a benchmark's
+    ``.txt``."""
+    if not osp.isfile(text_path):
+        raise TableError(f'{text_path} not found (the benchmark writes it '
+                         f'beside its CSV)')
+    fields = {}
+    with open(text_path, encoding='utf-8') as f:
+        for line in f:
+            if line.startswith('rounds done') and ', finished: ' in line:
+                line = 'finished: ' + line.split(', finished: ')[1]
+            key, _, value = line.partition(': ')
+            if key in ('command', 'started', 'finished', 'load before',
+                       'load after', 'cpu', 'speed flags present'):
+                fields.setdefault(key, value.strip())
+    return fields
+
+
+def benchmark_table(path: str, baseline: str = '') -> str:
+    """The rows of a benchmark results CSV and how the run was made."""
+    import csv
+    if not osp.isfile(path):
+        raise TableError(f'results file {path} not found')
+    with open(path, encoding='utf-8', newline='') as f:
+        rows = list(csv.DictReader(f))
+    if not rows:
+        raise TableError(f'{path} has no rows')
+    base = rows[0]
+    if baseline:
+        model, _, form = baseline.partition(':')
+        matches = [r for r in rows if r['model'] == model
+                   and form in (r['form'], r['backend'])]
+        if not matches:
+            raise TableError(f'{path}: no row {baseline} (MODEL:FORM)')
+        base = matches[0]
+    base_ms = float(base['median_ms'])
+    lines = [f'| model | form | GFLOPs | median ms | IQR ms | GFLOP/s | '
+             f'x {base["model"]} {_entry(base)} |',
+             '| --- ' * 7 + '|']
+    for r in rows:
+        name = r['model'] + (' (backbone)' if r['part'] == 'backbone'
+                             else '')
+        if r['error']:
+            lines.append(f'| {name} | {_entry(r)} | '
+                         f'{float(r["flops"]) / 1e9:.1f} | not timed: '
+                         f'{r["error"]} | | | |')
+            continue
+        median = float(r['median_ms'])
+        lines.append(
+            f'| {name} | {_entry(r)} | {float(r["flops"]) / 1e9:.1f} | '
+            f'{median:.1f} | {float(r["p25_ms"]):.0f}-'
+            f'{float(r["p75_ms"]):.0f} | {float(r["achieved_gflops"]):.1f} | '
+            f'{base_ms / median:.2f} |')
+    header = _run_header(path.rsplit('.', 1)[0] + '.txt')
+    lines += [
+        '',
+        f'Written by `{header.get("command", "?")}` '
+        f'({header.get("started", "?")} to {header.get("finished", "?")}): '
+        f'{header.get("cpu", "unknown CPU")}; speed flags: '
+        f'{header.get("speed flags present", "?")}; '
+        f'{rows[0]["threads"]} threads, batch {rows[0]["batch"]}; load '
+        f'before: {header.get("load before", "?").split("load average: ")[-1]}'
+        f', after: {header.get("load after", "?").split("load average: ")[-1]}'
+        f'.',
+    ]
+    return '\n'.join(lines)
+
+
 def render(spec: str, page_dir: str) -> str:
     """The table that a marker's ``spec`` asks for."""
     kind, *args = spec.split()
@@ -115,8 +201,13 @@ def render(spec: str, page_dir: str) -> str:
         options = dict(arg.split('=', 1) for arg in args[1:])
         metrics = [m for m in options.get('metrics', '').split(',') if m]
         return results_table(osp.join(ROOT, args[0]), metrics)
-    raise TableError(f'unknown table "{spec}": use "model-zoo" or '
-                     f'"results FILE [metrics=A,B]"')
+    if kind == 'benchmark' and args:
+        options = dict(arg.split('=', 1) for arg in args[1:])
+        return benchmark_table(osp.join(ROOT, args[0]),
+                               options.get('baseline', ''))
+    raise TableError(f'unknown table "{spec}": use "model-zoo", '
+                     f'"results FILE [metrics=A,B]" or "benchmark FILE.csv '
+                     f'[baseline=MODEL:FORM]"')
 
 
 def with_tables(text: str, page_dir: str) -> str:
