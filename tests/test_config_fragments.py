@@ -14,7 +14,7 @@ from mmengine.config import Config
 from test_tools_detection import (CONFIG, REPO, assert_same_training_state,
                                   final_state, small_run, tool)
 
-from mmfasternet.datasets import make_coco_dataset
+from mmfasternet.datasets import make_ade_dataset, make_coco_dataset
 
 CONFIGS = sorted(
     p for p in glob.glob(str(REPO / 'configs' / '**' / '*.py'),
@@ -67,6 +67,24 @@ def test_stock_mmdet_browse_dataset_draws_our_demo_data(coco, tmp_path):
          '--cfg-options', f'train_dataloader.dataset.data_root={coco}/')
     drawn = sorted(p.name for p in out.glob('*.png'))
     assert drawn == sorted(p.name for p in Path(coco, 'train2017').glob('*'))
+
+
+def test_stock_mmseg_browse_dataset_draws_our_demo_data(tmp_path):
+    """mmseg's own tool passes a non-contiguous image to its visualizer,
+    which OpenCV refuses (open-mmlab/mmsegmentation#3405); the configs'
+    ContiguousSegLocalVisualizer draws it."""
+    import mmseg
+    ade = make_ade_dataset(str(tmp_path / 'ade'), num_train=3, num_val=1,
+                           size=64)
+    tool_path = (Path(mmseg.__file__).parent / '.mim' / 'tools' /
+                 'analysis_tools' / 'browse_dataset.py')
+    out = tmp_path / 'browse'
+    tool(str(tool_path), 'configs/demo/fpn_fasternet_t0_synthetic.py',
+         '--not-show', '--output-dir', str(out), '--cfg-options',
+         f'train_dataloader.dataset.data_root={ade}')
+    drawn = sorted(p.name for p in out.glob('*.jpg'))
+    assert drawn == sorted(
+        p.name for p in Path(ade, 'images', 'training').glob('*.jpg'))
 
 
 def test_rng_state_hook_saves_and_restores_cuda_generators(monkeypatch):

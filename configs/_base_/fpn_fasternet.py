@@ -12,3 +12,6 @@ model = dict(
         type='FasterNet',
         out_indices=(0, 1, 2, 3),
         init_cfg=dict(type='Pretrained')))
+# mmseg's visualizer, made to draw on non-contiguous images too (its
+# browse_dataset.py passes one): mmfasternet/visualization.py.
+visualizer = dict(type='ContiguousSegLocalVisualizer')
