@@ -85,6 +85,22 @@ def keep_large_enough(min_size: float, boxes: Tensor, *rest: Tensor):
     return (boxes[keep], ) + tuple(t[keep] for t in rest)
 
 
+def nms_over_levels(cfg, boxes: Sequence[Tensor], scores: Sequence[Tensor],
+                    groups: Sequence[Tensor]) -> Tuple[Tensor, Tensor, Tensor]:
+    """The end of mmdet's dense-head ``_bbox_post_process`` for one image:
+    the candidates of every level together, those not larger than
+    ``min_bbox_size`` dropped, NMS within each group (class, or level for
+    RPN), the ``max_per_img`` best kept, best first."""
+    boxes, scores, groups = (torch.cat(boxes), torch.cat(scores),
+                             torch.cat(groups))
+    if cfg.get('min_bbox_size', -1) >= 0:
+        boxes, scores, groups = keep_large_enough(cfg.min_bbox_size, boxes,
+                                                  scores, groups)
+    keep = batched_nms(boxes, scores, groups,
+                       cfg.nms.iou_threshold)[:cfg.max_per_img]
+    return boxes[keep], scores[keep], groups[keep]
+
+
 def _image_size(image: Tensor) -> Tuple[int, int]:
     return image.shape[2], image.shape[3]
 
@@ -142,15 +158,9 @@ class ExportableRetinaNet(ExportableDetector):
                                           width)[anchor_index])
             all_scores.append(scores)
             all_labels.append(labels)
-        boxes = torch.cat(all_boxes)
-        scores = torch.cat(all_scores)
-        labels = torch.cat(all_labels)
-        if cfg.get('min_bbox_size', -1) >= 0:
-            boxes, scores, labels = keep_large_enough(
-                cfg.min_bbox_size, boxes, scores, labels)
-        keep = batched_nms(boxes, scores, labels,
-                           cfg.nms.iou_threshold)[:cfg.max_per_img]
-        return torch.cat([boxes[keep], scores[keep, None]], 1), labels[keep]
+        boxes, scores, labels = nms_over_levels(cfg, all_boxes, all_scores,
+                                                all_labels)
+        return torch.cat([boxes, scores[:, None]], 1), labels
 
 
 class ExportableTwoStage(ExportableDetector):
@@ -180,15 +190,7 @@ class ExportableTwoStage(ExportableDetector):
                              deltas[order], height, width))
             all_scores.append(scores)
             all_levels.append(torch.full_like(order, level))
-        boxes = torch.cat(all_boxes)
-        scores = torch.cat(all_scores)
-        levels = torch.cat(all_levels)
-        if cfg.get('min_bbox_size', -1) >= 0:
-            boxes, scores, levels = keep_large_enough(
-                cfg.min_bbox_size, boxes, scores, levels)
-        keep = batched_nms(boxes, scores, levels,
-                           cfg.nms.iou_threshold)[:cfg.max_per_img]
-        return boxes[keep]
+        return nms_over_levels(cfg, all_boxes, all_scores, all_levels)[0]
 
     @staticmethod
     def roi_features(extractor, feats: Sequence[Tensor],
