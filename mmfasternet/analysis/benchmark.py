@@ -28,7 +28,8 @@ from mmfasternet.engine.preflight import InputError
 from .complexity import count_complexity
 from .forms import (Form, check_form_device, keep_detections, resolve_form,
                     use_fast_roi_align)
-from .models import build_model, default_shape, dummy_batch, load_any_config
+from .models import (build_model, default_shape, dummy_batch,
+                     load_any_config, quiet_init_log)
 from .parts import OTHER, PartTimer, cuda_synchronizer
 
 BACKENDS = ('pytorch', 'onnxruntime', 'openvino')
@@ -233,8 +234,9 @@ def _prepare_backend(spec: BenchmarkSpec, ref: _Reference, device: str,
     if not os.path.isfile(out):  # one export serves both runtimes
         torch.manual_seed(0)  # the weights of the PyTorch forms
         try:
-            pytorch2onnx(ref.cfg, None, out, shape=ref.shape, part=part,
-                         config_name=spec.config)
+            with quiet_init_log():
+                pytorch2onnx(ref.cfg, None, out, shape=ref.shape, part=part,
+                             config_name=spec.config)
         except ExportError as error:
             entry.error = f'export failed: {error}'
             log(f'{spec.name()}: {entry.error}')

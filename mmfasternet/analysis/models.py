@@ -33,7 +33,7 @@ def _drop_pretrained(model_cfg) -> None:
 
 
 @contextmanager
-def _quiet_init_log() -> Iterator[None]:
+def quiet_init_log() -> Iterator[None]:
     """mmengine logs every parameter's initialiser at INFO (hundreds of
     lines per model); an analysis tool prints its result, not that."""
     from mmengine.logging import MMLogger
@@ -58,7 +58,7 @@ def build_model(cfg: Config) -> torch.nn.Module:
                    ).register_all_modules(init_default_scope=False)
         model = registry.MODELS.build(model_cfg)
     if hasattr(model, 'init_weights'):
-        with _quiet_init_log():
+        with quiet_init_log():
             model.init_weights()
     return model.eval()
 

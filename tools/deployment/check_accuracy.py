@@ -7,16 +7,21 @@ Example (the trained Mask R-CNN demo):
     work_dirs/demo_maskrcnn_fasternet_t0/iter_1500.pth maskrcnn_t0.onnx \
     --results benchmarks/onnx_accuracy.json
 """
-import argparse
-import datetime
-import json
-import os
-import os.path as osp
+import warnings
 
-from mmfasternet.analysis.machine import command_line, describe
-from mmfasternet.deploy.accuracy import (compare_predictions, evaluate,
-                                         metric_differences)
-from mmfasternet.engine.errors import run_cli
+# setuptools' notice, raised by imports of the stack below: not for users.
+warnings.filterwarnings('ignore', 'pkg_resources is deprecated', UserWarning)
+
+import argparse  # noqa: E402
+import datetime  # noqa: E402
+import json  # noqa: E402
+import os  # noqa: E402
+import os.path as osp  # noqa: E402
+
+from mmfasternet.analysis.machine import command_line, describe  # noqa: E402
+from mmfasternet.deploy.accuracy import (  # noqa: E402
+    compare_predictions, evaluate, metric_differences)
+from mmfasternet.engine.errors import run_cli  # noqa: E402
 
 
 def parse_args() -> argparse.Namespace:

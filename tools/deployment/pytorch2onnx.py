@@ -6,13 +6,19 @@ the input size) in standard ONNX operators. The file is checked with
 onnx.checker and its ONNX Runtime outputs compared with PyTorch's before the
 tool reports success. Evaluate it with tools/test.py CONFIG FILE.onnx.
 """
-import argparse
-import json
+import warnings
 
-from mmfasternet.deploy.convert import DEFAULT_OPSET, pytorch2onnx
-from mmfasternet.engine.cli import quiet_model_logs
-from mmfasternet.engine.errors import run_cli
-from mmfasternet.engine.runner import load_config
+# setuptools' notice, raised by imports of the stack below: not for users.
+warnings.filterwarnings('ignore', 'pkg_resources is deprecated', UserWarning)
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+
+from mmfasternet.deploy.convert import (  # noqa: E402
+    DEFAULT_OPSET, pytorch2onnx)
+from mmfasternet.engine.cli import quiet_model_logs  # noqa: E402
+from mmfasternet.engine.errors import run_cli  # noqa: E402
+from mmfasternet.engine.runner import load_config  # noqa: E402
 
 
 def parse_args() -> argparse.Namespace:

@@ -25,7 +25,10 @@ time of each stage. ``benchmark FILE.csv`` shows a results file of
 ``tools/analysis/benchmark.py`` (one row per entry: median and quartiles,
 achieved GFLOP/s, speed-up over the ``baseline`` row, MODEL:FORM, default the
 first) with the command, date, CPU and load from the ``.txt`` the tool wrote
-beside it. Paths are relative to the repository root. So a page
+beside it. ``onnx-accuracy FILE.json`` shows the entries that
+``tools/deployment/check_accuracy.py`` wrote: per config and runtime the
+main metric in PyTorch and in the runtime, the difference in points, and
+the per-image agreement. Paths are relative to the repository root. So a page
 never holds a figure that its source file does not.
 
     python tools/misc/doc_tables.py README.md docs/*.md           # rewrite
@@ -192,6 +195,48 @@ def benchmark_table(path: str, baseline: str = '') -> str:
     return '\n'.join(lines)
 
 
+MAIN_METRICS = ('coco/bbox_mAP', 'coco/segm_mAP', 'mIoU')
+
+
+def _agreement(per_image: dict) -> str:
+    if 'pytorch_boxes' in per_image:
+        return (f'{per_image["matched_iou_ge_0_99"]:.1%} of '
+                f'{per_image["pytorch_boxes"]} boxes at IoU >= 0.99, max '
+                f'score diff {per_image["max_score_diff"]:.1e}, unmatched '
+                f'{per_image["unmatched_pytorch_boxes"]}/'
+                f'{per_image["unmatched_backend_boxes"]}')
+    return (f'pixels agreeing: min {per_image["min_pixel_agreement"]:.2%}, '
+            f'mean {per_image["mean_pixel_agreement"]:.2%} '
+            f'({per_image["images"]} images)')
+
+
+def onnx_accuracy_table(path: str) -> str:
+    """PyTorch vs each runtime, from check_accuracy.py's results file."""
+    if not osp.isfile(path):
+        raise TableError(f'results file {path} not found')
+    with open(path, encoding='utf-8') as f:
+        results = json.load(f)
+    lines = ['| config | runtime | metric | PyTorch | runtime | difference '
+             '(points) | per image |', '| --- ' * 7 + '|']
+    notes = []
+    for name, entry in results.items():
+        for backend, result in entry['backends'].items():
+            for metric in (m for m in MAIN_METRICS if m in entry['pytorch']):
+                lines.append(
+                    f'| {name} | {backend} | {metric} | '
+                    f'{_number(entry["pytorch"][metric])} | '
+                    f'{_number(result["metrics"][metric])} | '
+                    f'{result["difference_points"][metric]:.2f} | '
+                    f'{_agreement(result["per_image"])} |')
+        machine = entry['machine']
+        machine = machine[0] if isinstance(machine, list) else machine
+        notes.append(f'- {name}: `{entry["command"]}` ({entry["date"]}, '
+                     f'{machine}; ' + ', '.join(
+                         f'{k} {v}' for k, v in entry['versions'].items()) +
+                     ')')
+    return '\n'.join(lines + [''] + notes)
+
+
 def render(spec: str, page_dir: str) -> str:
     """The table that a marker's ``spec`` asks for."""
     kind, *args = spec.split()
@@ -201,13 +246,15 @@ def render(spec: str, page_dir: str) -> str:
         options = dict(arg.split('=', 1) for arg in args[1:])
         metrics = [m for m in options.get('metrics', '').split(',') if m]
         return results_table(osp.join(ROOT, args[0]), metrics)
+    if kind == 'onnx-accuracy' and args:
+        return onnx_accuracy_table(osp.join(ROOT, args[0]))
     if kind == 'benchmark' and args:
         options = dict(arg.split('=', 1) for arg in args[1:])
         return benchmark_table(osp.join(ROOT, args[0]),
                                options.get('baseline', ''))
     raise TableError(f'unknown table "{spec}": use "model-zoo", '
-                     f'"results FILE [metrics=A,B]" or "benchmark FILE.csv '
-                     f'[baseline=MODEL:FORM]"')
+                     f'"results FILE [metrics=A,B]", "benchmark FILE.csv '
+                     f'[baseline=MODEL:FORM]" or "onnx-accuracy FILE.json"')
 
 
 def with_tables(text: str, page_dir: str) -> str:

@@ -7,11 +7,17 @@ The saved checkpoint loads strictly into the same config built with
     python tools/model_converters/reparameterize_model.py CONFIG CKPT OUT
     python tools/test.py CONFIG OUT --cfg-options model.backbone.deploy=True
 """
-import argparse
+import warnings
 
-from mmfasternet.engine.errors import run_cli
-from mmfasternet.engine.reparameterize import reparameterize_checkpoint
-from mmfasternet.engine.runner import load_config
+# setuptools' notice, raised by imports of the stack below: not for users.
+warnings.filterwarnings('ignore', 'pkg_resources is deprecated', UserWarning)
+
+import argparse  # noqa: E402
+
+from mmfasternet.engine.errors import run_cli  # noqa: E402
+from mmfasternet.engine.reparameterize import (  # noqa: E402
+    reparameterize_checkpoint)
+from mmfasternet.engine.runner import load_config  # noqa: E402
 
 
 def main() -> None:

@@ -11,14 +11,19 @@ paper's and the official release's, for the configs that reproduce them
 It also rewrites the table between the markers in docs/model_zoo.md from the
 metafile it wrote.
 """
-import argparse
-import glob
-import json
-import os
-import os.path as osp
-from typing import Dict, Optional
+import warnings
 
-import yaml
+# setuptools' notice, raised by imports of the stack below: not for users.
+warnings.filterwarnings('ignore', 'pkg_resources is deprecated', UserWarning)
+
+import argparse  # noqa: E402
+import glob  # noqa: E402
+import json  # noqa: E402
+import os  # noqa: E402
+import os.path as osp  # noqa: E402
+from typing import Dict, Optional  # noqa: E402
+
+import yaml  # noqa: E402
 
 RELEASE = 'https://github.com/JierunChen/FasterNet/releases/download/v1.0/'
 # COCO val2017, official detection/README.MD (JierunChen/FasterNet).
