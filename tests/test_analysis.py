@@ -319,6 +319,23 @@ def test_runtimes_time_the_exported_model_beside_pytorch(tmp_path):
         'BatchNormalization'] == 4  # the backbone's output norms only
 
 
+def test_an_export_that_fails_its_check_is_timed_in_no_runtime(
+        tmp_path, monkeypatch):
+    import mmfasternet.deploy.convert as convert
+
+    def differ(*args, **kwargs):
+        raise convert.ExportError("ONNX Runtime output 'dets' differs")
+    monkeypatch.setattr(convert, 'compare_outputs', differ)
+    results = run_benchmark(
+        [BenchmarkSpec(RETINANET_T0, backend='onnxruntime'),
+         BenchmarkSpec(RETINANET_T0, backend='openvino')], shape=TINY,
+        repeat=1, warmup=0, export_dir=str(tmp_path), log=lambda line: None)
+    for result in results:  # the second runtime does not reuse the file
+        assert result.error == ("export failed: ONNX Runtime output 'dets' "
+                                'differs') and not result.times_ms
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_runtime_backends_are_timed_on_the_cpu_only():
     with pytest.raises(InputError, match='--backends onnxruntime'):
         run_benchmark([BenchmarkSpec(RETINANET_T0, backend='onnxruntime')],

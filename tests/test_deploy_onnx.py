@@ -240,3 +240,34 @@ def test_export_tool_refuses_unsupported_opset(tmp_path):
         'tools/deployment/pytorch2onnx.py', CONFIGS['fpn'], 'none', '--out',
         str(tmp_path / 'x.onnx'), '--opset', '11'))
     assert '--opset 11' in error
+
+
+def detections(*boxes):
+    """(dets, labels) from (x1, y1, x2, y2, score, label) tuples."""
+    rows = torch.tensor(boxes, dtype=torch.float32)
+    return [rows[:, :5], rows[:, 5].long()]
+
+
+def test_detections_are_matched_box_for_box_and_ties_either_way():
+    from mmfasternet.deploy.convert import compare_outputs
+    names = ['dets', 'labels']
+    reference = detections((0, 0, 10, 10, .9, 1), (20, 20, 30, 30, .5, 2),
+                           (40, 40, 50, 50, .3, 2))
+    # the same boxes in another order, and the 0.3 box replaced by another
+    # of its class with the same score (a tie broken the other way)
+    actual = detections((20, 20, 30, 30, .5, 2), (0, 0, 10, 10, .9001, 1),
+                        (60, 60, 70, 70, .3004, 2))
+    diffs = compare_outputs(names, reference, actual)
+    assert diffs['tied_boxes'] == 1 and diffs['dets'] == pytest.approx(
+        1e-4, abs=1e-6)
+    # a box of another score is not a tie
+    different = detections((20, 20, 30, 30, .5, 2), (0, 0, 10, 10, .9, 1),
+                           (60, 60, 70, 70, .25, 2))
+    with pytest.raises(ExportError, match="no box for PyTorch's box 2 "
+                       r'\(class 2, score 0.3000\)'):
+        compare_outputs(names, reference, different)
+    # nor a box of another class
+    other_class = detections((20, 20, 30, 30, .5, 2), (0, 0, 10, 10, .9, 3),
+                             (40, 40, 50, 50, .3, 2))
+    with pytest.raises(ExportError, match="PyTorch's box 0 .class 1"):
+        compare_outputs(names, reference, other_class)

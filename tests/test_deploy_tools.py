@@ -72,7 +72,8 @@ def evaluate(work: Path, root: str, checkpoint: str, *extra) -> tuple:
 def test_export_report_has_size_and_differences(exported):
     _, _, _, _, report = exported
     assert report['operators']['NonMaxSuppression'] == 2
-    assert set(report['max_abs_diff']) == {'dets', 'labels', 'masks'}
+    assert set(report['max_abs_diff']) == {'dets', 'labels', 'masks',
+                                           'tied_boxes'}
     assert abs(report['bytes_per_parameter'] - 4) < 0.2
 
 

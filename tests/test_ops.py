@@ -83,6 +83,16 @@ def test_empty_rois_give_empty_output():
     assert out.shape == (0, 5, 7, 7)
 
 
+@pytest.mark.parametrize('bad', [float('nan'), float('inf')])
+def test_non_finite_rois_are_refused_by_name(bad):
+    """Overflowed boxes (bf16 random weights) would otherwise index outside
+    the feature table; mmcv's kernel reads out of bounds on them."""
+    rois = torch.tensor([[0, 8.0, 8.0, 30.0, 30.0], [0, 4.0, bad, 9.0, 9.0]])
+    with pytest.raises(ValueError, match=r'1 RoI\(s\) with non-finite '
+                       r'coordinates \(first at index 1'):
+        FastRoIAlign(7, spatial_scale=0.25)(features(), rois)
+
+
 def test_chunked_path_gives_the_same_values(monkeypatch):
     from mmfasternet.ops import roi_align
     feats, rois = features(), rois_of_every_size()

@@ -238,6 +238,8 @@ def _prepare_backend(spec: BenchmarkSpec, ref: _Reference, device: str,
                 pytorch2onnx(ref.cfg, None, out, shape=ref.shape, part=part,
                              config_name=spec.config)
         except ExportError as error:
+            if os.path.isfile(out):  # written, then failed its check
+                os.remove(out)
             entry.error = f'export failed: {error}'
             log(f'{spec.name()}: {entry.error}')
             return entry

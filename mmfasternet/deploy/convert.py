@@ -150,16 +150,78 @@ def _finish(out: str, metadata: dict) -> None:
     onnx.save(model, out)
 
 
+MATCH_IOU = 0.99
+
+
+def align_detections(names: Sequence[str],
+                     reference: Sequence[torch.Tensor],
+                     actual: Sequence[torch.Tensor]):
+    """The runtime's detections in PyTorch's order, box for box.
+
+    Each PyTorch box takes the unused runtime box of its class with the
+    highest IoU; a pair needs IoU >= 0.99 and scores within 1e-3. Boxes
+    left over on both sides are accepted in pairs of one class and equal
+    score (within 1e-3): a tie that the two sides broke differently (which
+    of two near-equal boxes NMS keeps, which one makes the ``max_per_img``
+    cut), frequent with random weights. Returns the reference and actual
+    outputs restricted to the matched boxes, and the number of tied pairs;
+    :class:`ExportError` names a box with no counterpart."""
+    from .accuracy import _iou
+    i_dets, i_labels = names.index('dets'), names.index('labels')
+    ref_dets, act_dets = reference[i_dets], actual[i_dets]
+    ref_labels, act_labels = reference[i_labels], actual[i_labels]
+    iou = _iou(ref_dets[:, :4].double().numpy(),
+               act_dets[:, :4].double().numpy())
+    used, pairs, lone = set(), [], []
+    for i in range(len(ref_dets)):
+        same = [j for j in iou[i].argsort()[::-1]
+                if j not in used and act_labels[j] == ref_labels[i]]
+        j = same[0] if same else None
+        if j is not None and iou[i, j] >= MATCH_IOU and abs(
+                ref_dets[i, 4] - act_dets[j, 4]) <= SCORE_TOLERANCE:
+            pairs.append((i, int(j)))
+            used.add(j)
+        else:
+            lone.append(i)
+    lone_actual = [j for j in range(len(act_dets)) if j not in used]
+    for i in lone:
+        tie = next((j for j in lone_actual if act_labels[j] == ref_labels[i]
+                    and abs(ref_dets[i, 4] - act_dets[j, 4]) <=
+                    SCORE_TOLERANCE), None)
+        if tie is None:
+            raise ExportError(
+                f'ONNX Runtime has no box for PyTorch\'s box {i} (class '
+                f'{int(ref_labels[i])}, score {float(ref_dets[i, 4]):.4f}): '
+                f'none at IoU >= {MATCH_IOU} with a score within '
+                f'{SCORE_TOLERANCE}, and no tie in score.')
+        lone_actual.remove(tie)
+    keep_ref = torch.tensor([i for i, _ in pairs], dtype=torch.long)
+    keep_act = torch.tensor([j for _, j in pairs], dtype=torch.long)
+    per_box = [k for k, n in enumerate(names) if n in ('dets', 'labels',
+                                                       'masks')]
+    reference, actual = list(reference), list(actual)
+    for k in per_box:
+        reference[k] = reference[k][keep_ref]
+        actual[k] = actual[k][keep_act]
+    return reference, actual, len(lone)
+
+
 def compare_outputs(names: Sequence[str], reference: Sequence[torch.Tensor],
                     actual: Sequence[torch.Tensor]) -> Dict[str, float]:
-    """Max absolute difference per output; raises ``ExportError`` when the
-    shapes differ or a difference is above the fp32 bounds."""
+    """Max absolute difference per output (detections matched box for box
+    first, see :func:`align_detections`, their count of ties as
+    ``tied_boxes``); raises ``ExportError`` when the shapes differ or a
+    difference is above the fp32 bounds."""
     diffs = {}
     for name, ref, act in zip(names, reference, actual):
         if tuple(ref.shape) != tuple(act.shape):
             raise ExportError(
                 f'ONNX Runtime output {name!r} has shape '
                 f'{tuple(act.shape)}, PyTorch {tuple(ref.shape)}.')
+    if 'dets' in names:
+        reference, actual, ties = align_detections(names, reference, actual)
+        diffs['tied_boxes'] = ties
+    for name, ref, act in zip(names, reference, actual):
         if ref.numel() == 0:
             diffs[name] = 0.
             continue

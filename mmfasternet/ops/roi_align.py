@@ -37,6 +37,13 @@ def _sampling_grid(rois: torch.Tensor, output_size: Tuple[int, int],
                    aligned: bool):
     """Per RoI: start (y, x), bin size (h, w) and sample grid (gh, gw), in
     float32 as mmcv computes them."""
+    finite = torch.isfinite(rois[:, 1:]).all(1)
+    if not bool(finite.all()):
+        bad = (~finite).nonzero()[:, 0].tolist()
+        raise ValueError(f'FastRoIAlign: {len(bad)} RoI(s) with non-finite '
+                         f'coordinates (first at index {bad[0]}: '
+                         f'{rois[bad[0]].tolist()}); the boxes that feed '
+                         f'it overflowed or are NaN')
     scale = torch.tensor(spatial_scale, dtype=torch.float32)
     offset = 0.5 if aligned else 0.0
     boxes = rois[:, 1:].float() * scale - offset
