@@ -266,8 +266,12 @@ def test_detections_are_matched_box_for_box_and_ties_either_way():
     with pytest.raises(ExportError, match="no box for PyTorch's box 2 "
                        r'\(class 2, score 0.3000\)'):
         compare_outputs(names, reference, different)
-    # nor a box of another class
+    # nor a box of another class above the cut
     other_class = detections((20, 20, 30, 30, .5, 2), (0, 0, 10, 10, .9, 3),
                              (40, 40, 50, 50, .3, 2))
     with pytest.raises(ExportError, match="PyTorch's box 0 .class 1"):
         compare_outputs(names, reference, other_class)
+    # at the lowest kept score, the cut may take a box of any class
+    cut = detections((20, 20, 30, 30, .5, 2), (0, 0, 10, 10, .9, 1),
+                     (60, 60, 70, 70, .3, 7))
+    assert compare_outputs(names, reference, cut)['tied_boxes'] == 1

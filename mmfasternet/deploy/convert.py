@@ -160,10 +160,11 @@ def align_detections(names: Sequence[str],
 
     Each PyTorch box takes the unused runtime box of its class with the
     highest IoU; a pair needs IoU >= 0.99 and scores within 1e-3. Boxes
-    left over on both sides are accepted in pairs of one class and equal
-    score (within 1e-3): a tie that the two sides broke differently (which
-    of two near-equal boxes NMS keeps, which one makes the ``max_per_img``
-    cut), frequent with random weights. Returns the reference and actual
+    left over on both sides are accepted in pairs of equal score (within
+    1e-3), of one class (which of two near-equal boxes NMS keeps) or of any
+    class at the lowest kept score (which box makes the ``max_per_img``
+    cut): ties that the two sides broke differently, frequent with random
+    weights. Returns the reference and actual
     outputs restricted to the matched boxes, and the number of tied pairs;
     :class:`ExportError` names a box with no counterpart."""
     from .accuracy import _iou
@@ -184,8 +185,12 @@ def align_detections(names: Sequence[str],
         else:
             lone.append(i)
     lone_actual = [j for j in range(len(act_dets)) if j not in used]
+    lowest = ref_dets[:, 4].min() if len(ref_dets) else 0.
     for i in lone:
-        tie = next((j for j in lone_actual if act_labels[j] == ref_labels[i]
+        # the max_per_img cut ranks every class together
+        at_cut = ref_dets[i, 4] - lowest <= SCORE_TOLERANCE
+        tie = next((j for j in lone_actual
+                    if (at_cut or act_labels[j] == ref_labels[i])
                     and abs(ref_dets[i, 4] - act_dets[j, 4]) <=
                     SCORE_TOLERANCE), None)
         if tie is None:
