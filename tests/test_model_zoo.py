@@ -44,6 +44,12 @@ def test_flops_are_those_get_flops_counts():
     assert BY_CONFIG[config]['Metadata']['FLOPs'] == counted['flops']
 
 
+def test_every_config_has_its_counted_flops():
+    missing = [c for c, m in BY_CONFIG.items()
+               if not m['Metadata'].get('FLOPs', 0) > 0]
+    assert not missing, f'FLOPs not counted: {missing}'
+
+
 def test_results_only_the_papers_with_the_official_checkpoints():
     paper = {'s': (39.9, 36.9, '20221111_063419'),
              'm': (43.0, 39.1, '20221107_124408'),
