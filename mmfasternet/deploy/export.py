@@ -23,7 +23,7 @@ from torch import Tensor
 
 from ..inference import fasternet_backbones, optimize_for_inference
 from ..models.backbones.fasternet import PartialConv3x3
-from .ops import nms, roi_align
+from .ops import multiclass_nms, nms, roi_align
 
 
 class ExportError(Exception):
@@ -229,15 +229,19 @@ class ExportableTwoStage(ExportableDetector):
         boxes = decode_boxes(bbox_head.bbox_coder, priors,
                              bbox_pred.reshape(-1, 4), height,
                              width).reshape(-1, per_class, 4)
-        boxes = boxes.expand(-1, num_classes, 4).reshape(-1, 4)
-        labels = torch.arange(num_classes)[None].expand_as(scores)
-        scores, labels = scores.reshape(-1), labels.reshape(-1)
-        # mmdet's multiclass_nms
-        valid = torch.nonzero(scores > cfg.score_thr).squeeze(1)
-        boxes, scores, labels = boxes[valid], scores[valid], labels[valid]
-        keep = batched_nms(boxes, scores, labels,
-                           cfg.nms.iou_threshold)[:cfg.max_per_img]
-        boxes, scores, labels = boxes[keep], scores[keep], labels[keep]
+        boxes = boxes.expand(-1, num_classes, 4)
+        # mmdet's multiclass_nms: NMS within each class over the boxes
+        # scoring above score_thr, then the best max_per_img of all classes
+        per_class_boxes = boxes.transpose(0, 1)  # (classes, proposals, 4)
+        per_class_scores = scores.transpose(0, 1)
+        kept = multiclass_nms(per_class_boxes, per_class_scores,
+                              float(cfg.nms.iou_threshold),
+                              float(cfg.score_thr))
+        labels, index = kept[:, 0], kept[:, 1]
+        scores = per_class_scores[labels, index]
+        order = torch.argsort(scores, descending=True)[:cfg.max_per_img]
+        labels, scores = labels[order], scores[order]
+        boxes = per_class_boxes[labels, index[order]]
         dets = torch.cat([boxes, scores[:, None]], 1)
         if not roi_head.with_mask:
             return dets, labels
