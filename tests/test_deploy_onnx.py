@@ -275,3 +275,44 @@ def test_detections_are_matched_box_for_box_and_ties_either_way():
     cut = detections((20, 20, 30, 30, .5, 2), (0, 0, 10, 10, .9, 1),
                      (60, 60, 70, 70, .3, 7))
     assert compare_outputs(names, reference, cut)['tied_boxes'] == 1
+
+
+def test_multiclass_nms_op_equals_mmdet_and_its_onnx_translation(tmp_path):
+    """The per-class NMS of the exported bbox head: mmdet's multiclass_nms
+    in PyTorch (score threshold and IoU threshold both at work), and the
+    same rows from ONNX Runtime's NonMaxSuppression."""
+    import onnxruntime as ort
+    from mmdet.models.layers import multiclass_nms as mmdet_multiclass_nms
+
+    from mmfasternet.deploy.ops import multiclass_nms, register_onnx_symbolics
+    generator = torch.Generator().manual_seed(0)
+    num, classes = 300, 5
+    corner = torch.rand(num, classes, 2, generator=generator) * 100
+    size = torch.rand(num, classes, 2, generator=generator) * 40 + 1
+    boxes = torch.cat([corner, corner + size], -1)  # (num, classes, 4)
+    scores = torch.rand(num, classes, generator=generator)
+    dets, labels = mmdet_multiclass_nms(
+        boxes.reshape(num, -1), torch.cat([scores, torch.zeros(num, 1)], 1),
+        0.3, dict(type='nms', iou_threshold=0.5), max_num=-1)
+    per_class_boxes = boxes.transpose(0, 1).contiguous()
+    per_class_scores = scores.t().contiguous()
+    kept = multiclass_nms(per_class_boxes, per_class_scores, 0.5, 0.3)
+    kept_scores = per_class_scores[kept[:, 0], kept[:, 1]]
+    order = kept_scores.argsort(descending=True)
+    assert 0 < len(kept) < num * classes and (kept_scores > 0.3).all()
+    assert torch.equal(kept[order, 0], labels)
+    assert torch.allclose(kept_scores[order], dets[:, 4])
+
+    class PerClassNMS(torch.nn.Module):
+        def forward(self, boxes, scores):
+            return multiclass_nms(boxes, scores, 0.5, 0.3)
+
+    register_onnx_symbolics(17)
+    path = str(tmp_path / 'nms.onnx')
+    torch.onnx.export(PerClassNMS(), (per_class_boxes, per_class_scores),
+                      path, dynamo=False, opset_version=17,
+                      input_names=['boxes', 'scores'])
+    session = ort.InferenceSession(path, providers=['CPUExecutionProvider'])
+    [rows] = session.run(None, {'boxes': per_class_boxes.numpy(),
+                                'scores': per_class_scores.numpy()})
+    assert torch.equal(torch.from_numpy(rows), kept)
