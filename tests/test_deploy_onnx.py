@@ -13,7 +13,7 @@ from mmengine.config import Config
 from mmengine.structures import InstanceData
 
 from mmfasternet.deploy import build_backend_model
-from mmfasternet.deploy.accuracy import _iou
+from mmfasternet.deploy.accuracy import box_iou
 from mmfasternet.deploy.convert import build_model, pytorch2onnx
 from mmfasternet.deploy.export import ExportError, exportable_model
 from mmfasternet.engine.preflight import InputError
@@ -88,7 +88,7 @@ def assert_same_detections(reference: InstanceData, actual: InstanceData):
     assert len(reference) > 0
     assert len(actual) == len(reference)
     assert torch.equal(actual.labels, reference.labels)
-    iou = _iou(reference.bboxes.numpy(), actual.bboxes.numpy())
+    iou = box_iou(reference.bboxes.numpy(), actual.bboxes.numpy())
     assert np.diag(iou).min() >= 0.99
     assert (actual.scores - reference.scores).abs().max() < 1e-3
     if 'masks' in reference:

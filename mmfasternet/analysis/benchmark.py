@@ -309,7 +309,7 @@ def run_benchmark(specs: Sequence[BenchmarkSpec],
     for spec in specs:  # before any model is built
         check_form_device(spec.form, device)
     with ExitStack() as stack:
-        if export_dir is None and any(s.backend != 'pytorch' for s in specs):
+        if export_dir is None and runtimes:
             export_dir = stack.enter_context(tempfile.TemporaryDirectory())
         elif export_dir:
             os.makedirs(export_dir, exist_ok=True)

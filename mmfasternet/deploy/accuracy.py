@@ -34,7 +34,7 @@ def evaluate(config: str, checkpoint: str, work_dir: str,
                 predictions=out)
 
 
-def _iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """IoU of each box in ``a`` (N, 4) with each in ``b`` (M, 4)."""
     lt = np.maximum(a[:, None, :2], b[None, :, :2])
     rb = np.minimum(a[:, None, 2:], b[None, :, 2:])
@@ -56,7 +56,7 @@ def compare_detections(reference: List[dict], actual: List[dict]) -> Dict:
         rs, as_ = np.asarray(ref['scores']), np.asarray(act['scores'])
         total += len(rb)
         used = np.zeros(len(ab), bool)
-        overlap = _iou(rb, ab) if len(rb) and len(ab) else \
+        overlap = box_iou(rb, ab) if len(rb) and len(ab) else \
             np.zeros((len(rb), len(ab)))
         for i in np.argsort(-rs):
             candidates = np.where((al == rl[i]) & ~used)[0]

@@ -167,11 +167,11 @@ def align_detections(names: Sequence[str],
     weights. Returns the reference and actual
     outputs restricted to the matched boxes, and the number of tied pairs;
     :class:`ExportError` names a box with no counterpart."""
-    from .accuracy import _iou
+    from .accuracy import box_iou
     i_dets, i_labels = names.index('dets'), names.index('labels')
     ref_dets, act_dets = reference[i_dets], actual[i_dets]
     ref_labels, act_labels = reference[i_labels], actual[i_labels]
-    iou = _iou(ref_dets[:, :4].double().numpy(),
+    iou = box_iou(ref_dets[:, :4].double().numpy(),
                act_dets[:, :4].double().numpy())
     used, pairs, lone = set(), [], []
     for i in range(len(ref_dets)):

@@ -240,16 +240,15 @@ def onnx_accuracy_table(path: str) -> str:
 def render(spec: str, page_dir: str) -> str:
     """The table that a marker's ``spec`` asks for."""
     kind, *args = spec.split()
+    options = dict(arg.split('=', 1) for arg in args[1:])
     if kind == 'model-zoo':
         return model_zoo_table(osp.join(ROOT, 'model-index.yml'), page_dir)
     if kind == 'results' and args:
-        options = dict(arg.split('=', 1) for arg in args[1:])
         metrics = [m for m in options.get('metrics', '').split(',') if m]
         return results_table(osp.join(ROOT, args[0]), metrics)
     if kind == 'onnx-accuracy' and args:
         return onnx_accuracy_table(osp.join(ROOT, args[0]))
     if kind == 'benchmark' and args:
-        options = dict(arg.split('=', 1) for arg in args[1:])
         return benchmark_table(osp.join(ROOT, args[0]),
                                options.get('baseline', ''))
     raise TableError(f'unknown table "{spec}": use "model-zoo", '
