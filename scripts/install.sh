@@ -159,13 +159,26 @@ fi
 [[ -n "${STACK_ONLY:-}" ]] && exit 0
 
 # mmfasternet itself, editable, unless this checkout is already the one used;
-# then it must import from outside the checkout as this checkout's package.
+# then it must import from outside the checkout as this checkout's package,
+# also from a folder that holds another directory named mmfasternet (the
+# images' `/`, which holds the checkout /mmfasternet). setuptools' default
+# editable finder comes after the current folder on sys.path, so there such a
+# directory wins as an empty namespace package; compat mode puts the checkout
+# itself on sys.path (a .pth entry, as `setup.py develop` did for mmdet), so
+# the real package wins (pypa/setuptools#3557).
 here() {
-  (cd / && "$venv/bin/python" -c "import mmfasternet, os, sys
-sys.exit(os.path.dirname(os.path.dirname(mmfasternet.__file__)) != '$root')")
+  local dir
+  dir="$(mktemp -d)"
+  mkdir "$dir/mmfasternet"
+  (cd "$dir" && "$venv/bin/python" -c "import mmfasternet, os, sys
+sys.exit(os.path.dirname(os.path.dirname(mmfasternet.__file__ or '')) != '$root')")
+  local status=$?
+  rm -rf "$dir"
+  return "$status"
 }
 if ! here 2>/dev/null; then
-  "${pip[@]}" -c "$pins" --no-build-isolation --no-deps -e "$root"
+  "${pip[@]}" -c "$pins" --no-build-isolation --no-deps \
+    --config-settings editable_mode=compat -e "$root"
   here || die "mmfasternet does not import from outside $root after its install"
 fi
 echo "install.sh: ready, activate with: source ${venv#"$root"/}/bin/activate"

@@ -238,3 +238,17 @@ def test_check_stack_reports_version_absence_and_import_failure(
     _, problems = check_stack.check([pins])
     assert problems and all('import' in p and 'broken' in p
                             for p in problems)
+
+
+def test_installed_package_wins_over_a_same_named_folder_in_the_cwd(
+        tmp_path):
+    """In the images the checkout is /mmfasternet, so from `/` a folder named
+    mmfasternet sits in the current directory: the installed package must
+    still be this checkout's, not an empty namespace package
+    (pypa/setuptools#3557; install.sh installs in compat mode)."""
+    (tmp_path / 'mmfasternet').mkdir()
+    program = 'import mmfasternet; print(mmfasternet.__file__)'
+    result = subprocess.run(
+        [sys.executable, '-c', program], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == str(REPO / 'mmfasternet' / '__init__.py')
