@@ -249,6 +249,7 @@ def test_installed_package_wins_over_a_same_named_folder_in_the_cwd(
     (tmp_path / 'mmfasternet').mkdir()
     program = 'import mmfasternet; print(mmfasternet.__file__)'
     result = subprocess.run(
-        [sys.executable, '-c', program], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+        [sys.executable, '-c', program], cwd=tmp_path,
+        capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == str(REPO / 'mmfasternet' / '__init__.py')
