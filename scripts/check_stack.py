@@ -12,9 +12,14 @@ import importlib
 import importlib.metadata as metadata
 import re
 import sys
+import warnings
 from pathlib import Path
 
 from packaging.requirements import Requirement
+
+# Importing every package would print setuptools' notice about pkg_resources
+# (imported by some of them) in the middle of an install log.
+warnings.filterwarnings('ignore', 'pkg_resources is deprecated', UserWarning)
 
 # Distributions whose modules need more than a plain import to prove the
 # install: mmcv built without its compiled ops imports fine.
