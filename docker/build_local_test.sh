@@ -20,6 +20,11 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 lab="${LAB:-/tmp/dockerlab}"
 image=mmfasternet:cpu
+usage="usage: $0 base|daemon|wheels|build|demo|test|all"
+case "${1:-}" in
+  base|daemon|wheels|build|demo|test|all) ;;
+  *) echo "$usage" >&2; exit 2 ;;
+esac
 mkdir -p "$lab"
 
 log() { echo "build_local_test: $*"; }
@@ -98,8 +103,4 @@ case "${1:-}" in
   demo) demo ;;
   test) test_in_image ;;
   all) daemon; base; wheels; build; demo; test_in_image ;;
-  *)
-    echo "usage: $0 base|daemon|wheels|build|demo|test|all" >&2
-    exit 2
-    ;;
 esac

@@ -171,3 +171,20 @@ def test_hadolint_passes(dockerfile):
     result = subprocess.run([hadolint, str(dockerfile)], capture_output=True,
                             text=True)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize('args', [[], ['push']])
+def test_local_build_script_names_its_steps_when_given_no_known_one(
+        args, tmp_path):
+    """docker/build_local_test.sh does nothing (no daemon, no image, no lab
+    folder) unless told one of its steps, and then lists them."""
+    lab = tmp_path / 'lab'
+    result = subprocess.run(
+        ['bash', str(REPO / 'docker' / 'build_local_test.sh'), *args],
+        capture_output=True, text=True, timeout=60,
+        env={'PATH': '/usr/bin:/bin', 'LAB': str(lab)})
+    assert result.returncode == 2
+    assert not lab.exists()
+    assert 'usage:' in result.stderr
+    for step in ('base', 'daemon', 'wheels', 'build', 'demo', 'test', 'all'):
+        assert step in result.stderr
