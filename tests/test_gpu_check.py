@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from script_environment import script_environment
 
 REPO = Path(__file__).parents[1]
 SCRIPT = REPO / 'scripts' / 'gpu_check.sh'
@@ -29,8 +30,9 @@ def fake_smi(tmp_path, lines):
 
 
 def gpu_check(tmp_path, *args, gpus=(H100, )):
-    env = dict(os.environ, PATH=f'{fake_smi(tmp_path, gpus)}:'
-               f'{os.environ["PATH"]}', WORK=str(tmp_path / 'work'))
+    env = script_environment(PATH=f'{fake_smi(tmp_path, gpus)}:'
+                             f'{os.environ["PATH"]}',
+                             WORK=str(tmp_path / 'work'))
     return subprocess.run(['bash', str(SCRIPT), *args], env=env, cwd=REPO,
                           capture_output=True, text=True, timeout=60)
 
@@ -135,8 +137,7 @@ def test_build_takes_nvcc_from_pypi_when_the_machine_has_none(tmp_path):
     for tool in ('bash', 'env', 'grep', 'cut', 'tr', 'sort', 'paste', 'head',
                  'sed', 'nproc', 'dirname'):
         (bin_dir / tool).symlink_to(shutil.which(tool))
-    env = {k: v for k, v in os.environ.items() if k != 'CUDA_HOME'}
-    env['PATH'] = str(bin_dir)
+    env = script_environment(PATH=str(bin_dir))
     result = subprocess.run(['bash', str(SCRIPT), '--stage', 'build',
                              '--dry-run'], env=env, cwd=REPO,
                             capture_output=True, text=True, timeout=60)

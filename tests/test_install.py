@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from script_environment import script_environment
 
 REPO = Path(__file__).parents[1]
 INSTALL = REPO / 'scripts' / 'install.sh'
@@ -40,10 +41,8 @@ def wrapped_python(tmp_path, fail_on):
 
 
 def install(tmp_path, *args, path=None, script=INSTALL, **env):
-    environ = {k: v for k, v in os.environ.items()
-               if k not in ('WHEELHOUSE', 'FORCE_CUDA', 'CUDA_HOME')}
-    environ.update(VENV_DIR=str(tmp_path / 'venv'), PYTHON=sys.executable)
-    environ.update(env)
+    environ = script_environment(**{'VENV_DIR': str(tmp_path / 'venv'),
+                                    'PYTHON': sys.executable, **env})
     if path is not None:
         environ['PATH'] = str(path)
     return subprocess.run(['bash', str(script), *args], env=environ,
@@ -195,7 +194,7 @@ def test_ci_uses_the_environment_named_by_venv_dir(tmp_path):
     hadolint.write_text(f'#!/usr/bin/env bash\necho "hadolint $*" >> {log}\n')
     hadolint.chmod(0o755)
     result = subprocess.run(['bash', str(root / '.ci' / 'run')],
-                            env=dict(os.environ, VENV_DIR=str(venv)),
+                            env=script_environment(VENV_DIR=str(venv)),
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     calls = log.read_text()
