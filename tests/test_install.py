@@ -41,8 +41,9 @@ def wrapped_python(tmp_path, fail_on):
 
 
 def install(tmp_path, *args, path=None, script=INSTALL, **env):
-    environ = script_environment(**{'VENV_DIR': str(tmp_path / 'venv'),
-                                    'PYTHON': sys.executable, **env})
+    environ = script_environment(VENV_DIR=str(tmp_path / 'venv'),
+                                 PYTHON=sys.executable)
+    environ.update(env)
     if path is not None:
         environ['PATH'] = str(path)
     return subprocess.run(['bash', str(script), *args], env=environ,

@@ -172,7 +172,7 @@ def align_detections(names: Sequence[str],
     ref_dets, act_dets = reference[i_dets], actual[i_dets]
     ref_labels, act_labels = reference[i_labels], actual[i_labels]
     iou = box_iou(ref_dets[:, :4].double().numpy(),
-               act_dets[:, :4].double().numpy())
+                  act_dets[:, :4].double().numpy())
     used, pairs, lone = set(), [], []
     for i in range(len(ref_dets)):
         same = [j for j in iou[i].argsort()[::-1]
