@@ -14,8 +14,10 @@ import torch.nn as nn
 from mmengine.config import Config
 
 import mmfasternet.inference
-from mmfasternet.analysis.benchmark import BenchmarkSpec, run_benchmark
+from mmfasternet.analysis.benchmark import (BenchmarkSpec, format_results,
+                                            run_benchmark)
 from mmfasternet.deploy.convert import operator_counts
+from mmfasternet.deploy.precision import openvino_cpu_capabilities
 from mmfasternet.analysis.complexity import count_complexity, count_flops
 from mmfasternet.analysis.forms import (Form, keep_detections, parse_form,
                                         use_fast_roi_align)
@@ -305,9 +307,12 @@ def test_runtimes_time_the_exported_model_beside_pytorch(tmp_path):
     results = run_benchmark(specs, shape=TINY, repeat=2, warmup=0,
                             detections=5, export_dir=str(tmp_path),
                             log=lambda line: None)
-    assert [(r.backend, r.form, r.error) for r in results] == [
-        ('pytorch', 'deploy_fp32', ''), ('onnxruntime', 'train_fp32', ''),
-        ('openvino', 'train_fp32', '')]
+    # Each runtime row says what was asked and what the runtime compiled.
+    assert [(r.backend, r.form, r.ran_as, r.precision, r.error)
+            for r in results] == [
+        ('pytorch', 'deploy_fp32', 'deploy_fp32', 'fp32', ''),
+        ('onnxruntime', 'onnxruntime_fp32', 'onnxruntime_fp32', 'fp32', ''),
+        ('openvino', 'openvino_fp32', 'openvino_fp32', 'fp32', '')]
     assert all(len(r.times_ms) == 2 and r.median_ms > 0 for r in results)
     assert len({r.flops for r in results}) == 1  # the same model
     # one export, checked against PyTorch, served both runtimes
@@ -317,6 +322,29 @@ def test_runtimes_time_the_exported_model_beside_pytorch(tmp_path):
     assert counts['NonMaxSuppression'] == 2 and counts['RoiAlign'] == 8
     assert 'BatchNormalization' not in counts or counts[
         'BatchNormalization'] == 4  # the backbone's output norms only
+
+
+@pytest.mark.skipif(
+    'BF16' not in openvino_cpu_capabilities(),
+    reason='this CPU has no bf16 instructions: bf16 is refused (tested in '
+    'tests/test_runtime_precision.py)')
+def test_openvino_bf16_row_records_the_compiled_precision(tmp_path):
+    results = run_benchmark(
+        [BenchmarkSpec(RETINANET_T0, backend='openvino', precision=p)
+         for p in ('fp32', 'bf16')], shape=TINY, repeat=1, warmup=0,
+        export_dir=str(tmp_path), log=lambda line: None)
+    assert [(r.form, r.ran_as, r.precision) for r in results] == [
+        ('openvino_fp32', 'openvino_fp32', 'fp32'),
+        ('openvino_bf16', 'openvino_bf16', 'bf16')]
+    assert 'openvino_bf16' in format_results(results)
+
+
+def test_bf16_in_onnx_runtime_is_refused_before_anything_is_built():
+    with pytest.raises(InputError, match='--precision bf16.*--backend '
+                       'openvino'):
+        run_benchmark([BenchmarkSpec(RETINANET_T0, backend='onnxruntime',
+                                     precision='bf16')], shape=TINY,
+                      repeat=1, warmup=0)
 
 
 def test_an_export_that_fails_its_check_is_timed_in_no_runtime(

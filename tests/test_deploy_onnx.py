@@ -73,13 +73,18 @@ def sample_batch(scope: str, seed: int = 1):
     return image, sample
 
 
-def predictions(cfg, checkpoint, onnx_file, backend):
-    """(PyTorch's own predict, the backend model's) on one image."""
+def predictions(cfg, checkpoint, onnx_file, backend, precision='fp32'):
+    """(PyTorch's own predict, the backend model's) on one image; the
+    runtime must report that it compiled the file in ``precision``."""
     model = build_model(cfg, checkpoint)
     image, sample = sample_batch(cfg.default_scope)
     with torch.no_grad():
         reference = model.predict(image, [sample.clone()])[0]
-    deployed = build_backend_model(cfg, onnx_file, backend)
+    deployed = build_backend_model(cfg, onnx_file, backend,
+                                   precision=precision)
+    # Like with like: OpenVINO compiles fp32 files in bf16 on CPUs with
+    # bf16 instructions unless asked otherwise.
+    assert deployed.precision == precision
     actual = deployed(image, [sample.clone()], mode='predict')[0]
     return reference, actual
 

@@ -18,8 +18,8 @@ from mmfasternet.engine.cli import (add_runner_arguments,  # noqa: E402
 from mmfasternet.engine.errors import run_cli  # noqa: E402
 from mmfasternet.engine.fast_test import (  # noqa: E402
     apply_fast_test_options)
-from mmfasternet.engine.runner import (build_runner,  # noqa: E402
-                                       prepare_testing)
+from mmfasternet.engine.runner import (prepare_testing,  # noqa: E402
+                                       run_testing)
 
 
 def parse_args() -> argparse.Namespace:
@@ -45,6 +45,11 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--backend', choices=['onnxruntime', 'openvino'],
                         help='run an exported .onnx CHECKPOINT in this '
                         'runtime (default for .onnx: onnxruntime)')
+    parser.add_argument('--precision', choices=['fp32', 'bf16'],
+                        help='arithmetic of an exported model (default '
+                        'fp32; bf16 needs --backend openvino and a CPU '
+                        'with bf16 instructions); the precision the runtime '
+                        'compiled is logged')
     add_runner_arguments(parser)
     return parse_runner_arguments(parser)
 
@@ -55,9 +60,9 @@ def main() -> None:
         args.config, args.checkpoint, work_dir=args.work_dir, out=args.out,
         show=args.show, show_dir=args.show_dir, tta=args.tta,
         cfg_options=args.cfg_options, launcher=args.launcher,
-        backend=args.backend)
+        backend=args.backend, precision=args.precision)
     apply_fast_test_options(cfg, amp=args.amp, compile=args.compile)
-    build_runner(cfg).test()
+    run_testing(cfg)
 
 
 if __name__ == '__main__':

@@ -17,8 +17,8 @@ import argparse  # noqa: E402
 from mmfasternet.engine.cli import (add_runner_arguments,  # noqa: E402
                                     parse_runner_arguments)
 from mmfasternet.engine.errors import run_cli  # noqa: E402
-from mmfasternet.engine.runner import (build_runner,  # noqa: E402
-                                       prepare_training)
+from mmfasternet.engine.runner import (prepare_training,  # noqa: E402
+                                       run_training)
 
 
 def parse_args() -> argparse.Namespace:
@@ -50,7 +50,7 @@ def main() -> None:
         amp=args.amp, auto_scale_lr=args.auto_scale_lr,
         cfg_options=args.cfg_options, launcher=args.launcher,
         overwrite=args.overwrite)
-    build_runner(cfg).train()
+    run_training(cfg)
 
 
 if __name__ == '__main__':

@@ -47,9 +47,14 @@ class BenchmarkSpec:
     form: Form = field(default_factory=Form)
     backbone_only: bool = False
     backend: str = 'pytorch'
+    precision: str = 'fp32'  # asked of a runtime (backend != 'pytorch')
+
+    def runtime_label(self) -> str:
+        return f'{self.backend}_{self.precision}'
 
     def name(self) -> str:
-        form = self.form.name if self.backend == 'pytorch' else self.backend
+        form = self.form.name if self.backend == 'pytorch' \
+            else self.runtime_label()
         part = ' backbone' if self.backbone_only else ''
         return f'{config_label(self.config)}{part} {form}'
 
@@ -61,6 +66,9 @@ class BenchmarkResult:
     form: str  # as asked
     ran_as: str  # what the model allows (see forms.resolve_form)
     backend: str
+    # The arithmetic: the form's dtype in PyTorch; in a runtime, what the
+    # runtime reports it compiled (OpenVINO may differ from what was asked).
+    precision: str
     part: str
     device: str
     threads: int
@@ -87,6 +95,7 @@ class BenchmarkResult:
 class _Entry:
     spec: BenchmarkSpec
     ran_as: str
+    precision: str
     run_once: Optional[Callable[[], object]] = None
     model: Optional[torch.nn.Module] = None
     rel_error: Optional[float] = None
@@ -187,7 +196,7 @@ def _prepare(spec: BenchmarkSpec, ref: _Reference, device: str,
         log(f'skip: {spec.name()} runs as {form.name}, already timed')
         return None
     seen.add(key)
-    entry = _Entry(spec, form.name)
+    entry = _Entry(spec, form.name, precision=form.dtype)
     optimize_for_inference(model, deploy=form.deploy,
                            channels_last=form.channels_last,
                            compile=form.compile)
@@ -228,7 +237,7 @@ def _prepare_backend(spec: BenchmarkSpec, ref: _Reference, device: str,
     from mmfasternet.deploy.convert import pytorch2onnx
     from mmfasternet.deploy.export import ExportError
     part = 'backbone' if spec.backbone_only else 'model'
-    entry = _Entry(spec, spec.backend)
+    entry = _Entry(spec, spec.runtime_label(), precision=spec.precision)
     out = os.path.join(export_dir, f'{config_label(spec.config)}_{part}_'
                        f'{ref.shape[0]}x{ref.shape[1]}.onnx')
     if not os.path.isfile(out):  # one export serves both runtimes
@@ -245,10 +254,15 @@ def _prepare_backend(spec: BenchmarkSpec, ref: _Reference, device: str,
             return entry
     threads = torch.get_num_threads()
     if spec.backbone_only:
-        session = Session(out, spec.backend, threads)
+        session = Session(out, spec.backend, threads, spec.precision)
         entry.run_once = lambda: session.run(ref.inputs)
+        entry.precision = session.precision
+        entry.ran_as = f'{spec.backend}_{entry.precision}'
         return entry
-    model = build_backend_model(ref.cfg, out, spec.backend, threads)
+    model = build_backend_model(ref.cfg, out, spec.backend, threads,
+                                spec.precision)
+    entry.precision = model.precision
+    entry.ran_as = f'{spec.backend}_{entry.precision}'
 
     def run_once():
         return model(ref.inputs, ref.samples, mode='predict')
@@ -308,6 +322,9 @@ def run_benchmark(specs: Sequence[BenchmarkSpec],
                          'least 0.')
     for spec in specs:  # before any model is built
         check_form_device(spec.form, device)
+        if spec.backend != 'pytorch':
+            from mmfasternet.deploy.precision import check_precision
+            check_precision(spec.backend, spec.precision)
     with ExitStack() as stack:
         if export_dir is None and runtimes:
             export_dir = stack.enter_context(tempfile.TemporaryDirectory())
@@ -382,8 +399,10 @@ def _result(entry: _Entry, ref: _Reference, device: str, batch: int,
     part = 'backbone' if entry.spec.backbone_only else 'model'
     result = BenchmarkResult(
         model=config_label(entry.spec.config), config=entry.spec.config,
-        form=entry.spec.form.name, ran_as=entry.ran_as,
-        backend=entry.spec.backend, part=part, device=device,
+        form=entry.spec.form.name if entry.spec.backend == 'pytorch'
+        else entry.spec.runtime_label(), ran_as=entry.ran_as,
+        backend=entry.spec.backend, precision=entry.precision, part=part,
+        device=device,
         threads=torch.get_num_threads(), batch=batch, height=ref.shape[0],
         width=ref.shape[1], params=ref.params[part],
         flops=ref.flops[part] * batch, rel_error_vs_fp32=entry.rel_error,
@@ -416,7 +435,6 @@ def format_results(results: Sequence[BenchmarkResult]) -> str:
              f'{"x train":>8}{"rel.err":>9}']
     for r in results:
         form = r.form if r.ran_as == r.form else f'{r.form}={r.ran_as}'
-        form = form if r.backend == 'pytorch' else r.backend
         name = r.model + (' (backbone)' if r.part == 'backbone' else '')
         if r.error:
             lines.append(f'{name:<44}{form:<32}{r.flops / 1e9:>8.1f}  '
@@ -499,8 +517,7 @@ def plot_results(results: Sequence[BenchmarkResult], path: str) -> None:
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
     timed = [r for r in results if not r.error]
-    names = [f'{r.model} {r.ran_as if r.backend == "pytorch" else r.backend}'
-             for r in timed]
+    names = [f'{r.model} {r.ran_as}' for r in timed]
     colours = ['tab:red' if 'fasternet' in r.model.lower() else 'tab:blue'
                for r in timed]
     height = max(3., 0.32 * len(timed) + 1.2)
@@ -520,4 +537,3 @@ def plot_results(results: Sequence[BenchmarkResult], path: str) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
-

@@ -14,7 +14,7 @@ from typing import Dict, List, Optional
 
 import numpy as np
 
-from ..engine.runner import build_runner, prepare_testing
+from ..engine.runner import prepare_testing, run_testing
 
 
 def evaluate(config: str, checkpoint: str, work_dir: str,
@@ -29,7 +29,7 @@ def evaluate(config: str, checkpoint: str, work_dir: str,
                    else 'predictions.pkl')
     cfg = prepare_testing(config, checkpoint, work_dir=work_dir, out=out,
                           cfg_options=cfg_options, backend=backend)
-    metrics = build_runner(cfg).test()
+    metrics = run_testing(cfg)
     return dict(metrics={k: float(v) for k, v in metrics.items()},
                 predictions=out)
 

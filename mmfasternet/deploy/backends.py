@@ -14,11 +14,14 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from mmengine.config import Config
+from mmengine.logging import print_log
 from mmengine.model import BaseModel
 from mmengine.registry import MODELS
 
 from ..engine.preflight import InputError
 from .postprocess import detections_to_instances
+from .precision import (check_precision, openvino_compiled_precision,
+                        openvino_config)
 
 BACKENDS = ('onnxruntime', 'openvino')
 METADATA_PREFIX = 'mmfasternet.'
@@ -42,15 +45,33 @@ def read_metadata(onnx_file: str) -> dict:
             if p.key.startswith(METADATA_PREFIX)}
 
 
+def write_metadata(model, metadata: dict) -> None:
+    """Set ``model``'s (an ``onnx.ModelProto``) ``mmfasternet.*`` metadata
+    to ``metadata``, replacing what it had."""
+    kept = [p for p in model.metadata_props
+            if not p.key.startswith(METADATA_PREFIX)]
+    del model.metadata_props[:]
+    model.metadata_props.extend(kept)
+    for key, value in metadata.items():
+        prop = model.metadata_props.add()
+        prop.key, prop.value = METADATA_PREFIX + key, json.dumps(value)
+
+
 class Session:
     """One ONNX file compiled for a backend on CPU; ``run(image)`` gives
-    the outputs as tensors in the graph's order."""
+    the outputs as tensors in the graph's order. ``precision`` is asked of
+    the runtime (default fp32, see :mod:`.precision`); the attribute
+    ``precision`` is what the runtime reports it compiled: ``fp32`` or
+    ``bf16``, and for a file of ``tools/deployment/quantize.py`` ``int8``
+    (its float part in fp32) or ``int8+bf16``."""
 
     def __init__(self, onnx_file: str, backend: str = 'onnxruntime',
-                 num_threads: Optional[int] = None) -> None:
+                 num_threads: Optional[int] = None,
+                 precision: Optional[str] = None) -> None:
         if backend not in BACKENDS:
             raise InputError(f'--backend {backend}: choose one of '
                              f'{", ".join(BACKENDS)}.')
+        precision = check_precision(backend, precision)
         self.backend = backend
         if backend == 'onnxruntime':
             import onnxruntime as ort
@@ -61,11 +82,15 @@ class Session:
             self.session = ort.InferenceSession(
                 onnx_file, options, providers=['CPUExecutionProvider'])
             self.input_name = self.session.get_inputs()[0].name
+            self.precision = precision  # the CPU provider's only one
         else:
             import openvino as ov
-            config = {'INFERENCE_NUM_THREADS': num_threads} \
-                if num_threads else {}
-            self.session = ov.Core().compile_model(onnx_file, 'CPU', config)
+            self.session = ov.Core().compile_model(
+                onnx_file, 'CPU', openvino_config(precision, num_threads))
+            self.precision = openvino_compiled_precision(self.session)
+        if read_metadata(onnx_file).get('precision') == 'int8':
+            self.precision = 'int8' if self.precision == 'fp32' \
+                else f'int8+{self.precision}'
 
     def run(self, image: torch.Tensor) -> List[torch.Tensor]:
         array = np.ascontiguousarray(image.detach().cpu().numpy(),
@@ -112,6 +137,9 @@ class BackendModel(BaseModel):
             (``test_cfg.rcnn.mask_thr_binary``). Default 0.5.
         align_corners (bool): The segmentation head's resizing. Default False.
         num_threads (int, optional): The backend's CPU threads.
+        precision (str, optional): ``'fp32'`` (default) or ``'bf16'``
+            (OpenVINO, on CPUs with bf16 instructions); ``self.precision``
+            is what the runtime compiled.
     """
 
     def __init__(self, onnx_file: str, backend: str = 'onnxruntime',
@@ -119,6 +147,7 @@ class BackendModel(BaseModel):
                  scope: Optional[str] = None, mask_threshold: float = 0.5,
                  align_corners: bool = False,
                  num_threads: Optional[int] = None,
+                 precision: Optional[str] = None,
                  init_cfg: Optional[dict] = None) -> None:
         if isinstance(data_preprocessor, dict):
             data_preprocessor = _registry(scope).build(data_preprocessor)
@@ -128,7 +157,10 @@ class BackendModel(BaseModel):
         self.metadata = read_metadata(onnx_file)
         self.task = self.metadata.get('task')
         self.input_shape = self.metadata.get('input_shape')
-        self.session = Session(onnx_file, backend, num_threads)
+        self.session = Session(onnx_file, backend, num_threads, precision)
+        self.precision = self.session.precision
+        print_log(f'{onnx_file}: {backend} compiled it in {self.precision} '
+                  f'(asked: {precision or "fp32"})', logger='current')
         self.mask_threshold = mask_threshold
         self.align_corners = align_corners
 
@@ -225,13 +257,15 @@ def check_fits_config(cfg: Config, onnx_file: str) -> dict:
 
 def backend_model_cfg(cfg: Config, onnx_file: str,
                       backend: str = 'onnxruntime',
-                      num_threads: Optional[int] = None) -> dict:
+                      num_threads: Optional[int] = None,
+                      precision: Optional[str] = None) -> dict:
     """The ``model`` config dict that runs ``onnx_file`` in place of the
-    config's model (checked against the config)."""
+    config's model (checked against the config) in ``precision``."""
     check_fits_config(cfg, onnx_file)
     if backend not in BACKENDS:
         raise InputError(f'--backend {backend}: choose one of '
                          f'{", ".join(BACKENDS)}.')
+    precision = check_precision(backend, precision)
     model = cfg.model
     rcnn = (model.get('test_cfg') or {}).get('rcnn') or {}
     decode_head = model.get('decode_head') or {}
@@ -242,23 +276,26 @@ def backend_model_cfg(cfg: Config, onnx_file: str,
         scope=cfg.get('default_scope'),
         mask_threshold=rcnn.get('mask_thr_binary', 0.5),
         align_corners=decode_head.get('align_corners', False),
-        num_threads=num_threads)
+        num_threads=num_threads, precision=precision)
 
 
 def build_backend_model(cfg: Config, onnx_file: str,
                         backend: str = 'onnxruntime',
-                        num_threads: Optional[int] = None) -> BaseModel:
+                        num_threads: Optional[int] = None,
+                        precision: Optional[str] = None) -> BaseModel:
     """``onnx_file`` as a model whose ``forward(inputs, data_samples,
     mode='predict')`` behaves like the config's PyTorch model."""
     return MODELS.build(
-        backend_model_cfg(cfg, onnx_file, backend, num_threads))
+        backend_model_cfg(cfg, onnx_file, backend, num_threads, precision))
 
 
 def use_backend_model(cfg: Config, checkpoint: str,
                       backend: Optional[str] = None,
-                      tta: bool = False) -> None:
-    """``tools/test.py CONFIG FILE.onnx [--backend B]``: the config's model
-    replaced by ``FILE.onnx`` in backend ``B`` (default ONNX Runtime)."""
+                      tta: bool = False,
+                      precision: Optional[str] = None) -> None:
+    """``tools/test.py CONFIG FILE.onnx [--backend B] [--precision P]``:
+    the config's model replaced by ``FILE.onnx`` in backend ``B`` (default
+    ONNX Runtime) and precision ``P`` (default fp32)."""
     if not checkpoint.endswith('.onnx'):
         raise InputError(
             f'--backend {backend}: CHECKPOINT must be an .onnx file written '
@@ -266,5 +303,6 @@ def use_backend_model(cfg: Config, checkpoint: str,
     if tta:
         raise InputError('--tta: an exported model takes one image size; '
                          'test the PyTorch checkpoint for TTA.')
-    cfg.model = backend_model_cfg(cfg, checkpoint, backend or 'onnxruntime')
+    cfg.model = backend_model_cfg(cfg, checkpoint, backend or 'onnxruntime',
+                                  precision=precision)
     cfg.load_from = None

@@ -6,7 +6,6 @@ reported as written it passes ``onnx.checker`` and one ONNX Runtime run on
 the sample input whose outputs match PyTorch's.
 """
 import collections
-import json
 import os.path as osp
 import warnings
 from typing import Dict, List, Optional, Sequence
@@ -16,7 +15,7 @@ import torch.nn as nn
 from mmengine.config import Config
 
 from ..engine.preflight import InputError
-from .backends import METADATA_PREFIX, Session
+from .backends import Session, write_metadata
 from .export import ExportError, exportable_model, prepare_for_export
 from .ops import MIN_OPSET, register_onnx_symbolics
 
@@ -144,9 +143,7 @@ def _finish(out: str, metadata: dict) -> None:
             node.input[i] = name
     del graph.node[:]
     graph.node.extend(kept)
-    for key, value in metadata.items():
-        prop = model.metadata_props.add()
-        prop.key, prop.value = METADATA_PREFIX + key, json.dumps(value)
+    write_metadata(model, metadata)
     onnx.save(model, out)
 
 

@@ -7,7 +7,8 @@ distributed runs, exact resume, and evaluation that keeps partial results.
 """
 import os
 import os.path as osp
-from typing import List, Optional
+from contextlib import contextmanager
+from typing import Iterator, List, Optional
 
 import torch
 import torch.distributed as dist
@@ -117,6 +118,42 @@ def build_runner(cfg: Config) -> Runner:
     return Runner.from_cfg(cfg)
 
 
+@contextmanager
+def process_group_closed_at_exit() -> Iterator[None]:
+    """Destroy the process group (if one was made) when the block ends.
+
+    Left to the interpreter's exit, gloo's worker threads may still be
+    releasing the tensors of a finished collective while Python finalizes;
+    the thread then cannot take the GIL, exits by forced unwinding inside a
+    noexcept destructor, and the C++ runtime aborts the process ("terminate
+    called without an active exception", SIGABRT) after a run that
+    succeeded. Destroying the group joins those threads first. On success
+    the processes meet at a barrier first, so none closes its connections
+    while another still uses them.
+    """
+    succeeded = False
+    try:
+        yield
+        succeeded = True
+    finally:
+        if dist.is_available() and dist.is_initialized():
+            if succeeded:
+                dist.barrier()
+            dist.destroy_process_group()
+
+
+def run_training(cfg: Config) -> None:
+    """Build the runner from a prepared config and train."""
+    with process_group_closed_at_exit():
+        build_runner(cfg).train()
+
+
+def run_testing(cfg: Config) -> dict:
+    """Build the runner from a prepared config and test; the metrics."""
+    with process_group_closed_at_exit():
+        return build_runner(cfg).test()
+
+
 def prepare_training(config: str,
                      work_dir: Optional[str] = None,
                      resume: Optional[str] = None,
@@ -184,15 +221,17 @@ def prepare_testing(config: str,
                     tta: bool = False,
                     cfg_options: Optional[dict] = None,
                     launcher: str = 'none',
-                    backend: Optional[str] = None) -> Config:
+                    backend: Optional[str] = None,
+                    precision: Optional[str] = None) -> Config:
     """The test config, as mmdet's and mmseg's ``tools/test.py`` build it.
-    An exported ``.onnx`` checkpoint runs in ``backend`` (mmfasternet.deploy).
+    An exported ``.onnx`` checkpoint runs in ``backend`` and ``precision``
+    (mmfasternet.deploy).
     """
     cfg = load_config(config, cfg_options)
     cfg.work_dir = default_work_dir(cfg, config, work_dir)
-    if backend or checkpoint.endswith('.onnx'):
+    if backend or precision or checkpoint.endswith('.onnx'):
         from ..deploy import use_backend_model
-        use_backend_model(cfg, checkpoint, backend, tta)
+        use_backend_model(cfg, checkpoint, backend, tta, precision)
     else:
         check_checkpoint_file(checkpoint, 'CHECKPOINT')
         cfg.load_from = checkpoint

@@ -9,7 +9,8 @@ without a FasterNet backbone has nothing to fold: its deploy forms run as
 its train forms (timed once). Weights are random: speed does not need them.
 Configs of installed packages work too: mmdet::mask_rcnn/....py
 --backends onnxruntime openvino adds the exported model in each runtime
-(see docs/deployment.md), timed in the same interleaved rounds.
+(see docs/deployment.md), timed in the same interleaved rounds, in each of
+--precisions (default fp32, asked of the runtime and read back from it).
 
 --out X.csv writes X.csv, X.txt (the printed tables with the command, date,
 machine and load) and, with --parts, X_parts.csv."""
@@ -62,6 +63,12 @@ def parse_args(argv=None) -> argparse.Namespace:
                         'config\'s model exported to ONNX (BatchNorm '
                         'folded, fp32, checked against PyTorch) with the '
                         'same threads, once per config')
+    parser.add_argument('--precisions', nargs='+', default=['fp32'],
+                        choices=['fp32', 'bf16'],
+                        help='what each runtime is asked to compute in '
+                        '(default fp32; bf16: OpenVINO on a CPU with bf16 '
+                        'instructions); the precision each compiled is '
+                        'read back and written in its row')
     parser.add_argument('--export-dir', help='keep the exported .onnx files '
                         'here (default: a temporary folder)')
     parser.add_argument('--device', default='cpu', help='cpu or cuda')
@@ -98,8 +105,10 @@ def build_specs(args: argparse.Namespace):
                 specs += [BenchmarkSpec(config, form, args.backbone_only)
                           for form in forms]
             else:
-                specs.append(BenchmarkSpec(config, backbone_only=args.
-                                           backbone_only, backend=backend))
+                specs += [BenchmarkSpec(config, backbone_only=args.
+                                        backbone_only, backend=backend,
+                                        precision=precision)
+                          for precision in args.precisions]
     return specs
 
 
@@ -151,6 +160,7 @@ def main() -> None:
                                          )))
     elif args.plot:
         plot_results(results, args.plot)
+
 
 if __name__ == '__main__':
     run_cli(main)

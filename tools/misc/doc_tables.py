@@ -121,7 +121,10 @@ def results_table(path: str, metrics: List[str]) -> str:
 def _entry(row: dict) -> str:
     """How the benchmark names an entry: its form, or its runtime."""
     if row['backend'] != 'pytorch':
-        return f'{row["backend"]} (exported, fp32)'
+        # Files written before the precision column come from AVX2-only
+        # machines, where OpenVINO has no bf16 and compiles fp32.
+        precision = row.get('precision') or 'fp32'
+        return f'{row["backend"]} (exported, {precision})'
     if row['ran_as'] != row['form']:
         return f'{row["form"]} (runs as {row["ran_as"]})'
     return row['form']
