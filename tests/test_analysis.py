@@ -339,6 +339,19 @@ def test_openvino_bf16_row_records_the_compiled_precision(tmp_path):
     assert 'openvino_bf16' in format_results(results)
 
 
+def test_int8_rows_time_the_quantized_export_in_both_runtimes(tmp_path):
+    results = run_benchmark(
+        [BenchmarkSpec(RETINANET_T0, backend=b, precision='int8')
+         for b in ('onnxruntime', 'openvino')], shape=TINY, repeat=1,
+        warmup=0, export_dir=str(tmp_path), log=lambda line: None)
+    assert [(r.form, r.ran_as, r.precision, r.error) for r in results] == [
+        ('onnxruntime_int8', 'onnxruntime_int8', 'int8', ''),
+        ('openvino_int8', 'openvino_int8', 'int8', '')]
+    files = sorted(p.name for p in tmp_path.iterdir())
+    assert files == ['retinanet_fasternet_t0_coco_model_64x64.onnx',
+                     'retinanet_fasternet_t0_coco_model_64x64_int8.onnx']
+
+
 def test_bf16_in_onnx_runtime_is_refused_before_anything_is_built():
     with pytest.raises(InputError, match='--precision bf16.*--backend '
                        'openvino'):

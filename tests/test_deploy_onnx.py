@@ -240,6 +240,37 @@ def test_backend_flag_needs_an_onnx_file(exported):
     assert '.onnx' in error
 
 
+def test_export_without_shape_is_dynamic_and_runs_any_size(tmp_path):
+    # A fixed default (800x1344) padded the demo's 256x256 images with
+    # zeros and cost 2 points of bbox mAP; dynamic keeps PyTorch's input.
+    out = str(tmp_path / 'fpn.onnx')
+    result = tool('tools/deployment/pytorch2onnx.py', CONFIGS['fpn'],
+                  'none', '--out', out)
+    assert result.returncode == 0, result.stderr[-2000:]
+    from mmfasternet.deploy.backends import Session, read_metadata
+    assert read_metadata(out)['input_shape'] is None
+    [logits] = Session(out).run(torch.randn(1, 3, 96, 160))
+    assert logits.shape[-2:] == (96, 160)
+
+
+def test_fixed_size_file_warns_once_when_it_pads_much_more_than_an_image(
+        exported, monkeypatch):
+    import mmfasternet.deploy.backends as backends
+    cfg, _, onnx_file, _ = exported('retinanet')
+    model = build_backend_model(cfg, onnx_file)
+    logged = []
+    monkeypatch.setattr(backends, 'print_log',
+                        lambda message, **kwargs: logged.append(message))
+    from mmdet.structures import DetDataSample
+    for size in ((120, 128), (64, 64), (64, 64)):  # the file takes 128x128
+        sample = DetDataSample(metainfo=dict(
+            img_shape=size, ori_shape=size, scale_factor=(1., 1.)))
+        model(torch.randn(1, 3, *size), [sample], mode='predict')
+    [warning] = logged  # none for the near fit, one for the small images
+    assert 'takes 128x128 inputs and pads the 64x64 images' in warning
+    assert 'export without --shape' in warning
+
+
 def test_export_tool_refuses_unsupported_opset(tmp_path):
     error = one_line_error(tool(
         'tools/deployment/pytorch2onnx.py', CONFIGS['fpn'], 'none', '--out',

@@ -47,7 +47,13 @@ class BenchmarkSpec:
     form: Form = field(default_factory=Form)
     backbone_only: bool = False
     backend: str = 'pytorch'
-    precision: str = 'fp32'  # asked of a runtime (backend != 'pytorch')
+    # Asked of a runtime (backend != 'pytorch'): fp32, bf16, or int8 (the
+    # export quantized, its float part in fp32).
+    precision: str = 'fp32'
+
+    def float_precision(self) -> str:
+        """What the runtime is asked for the float part of the graph."""
+        return 'fp32' if self.precision == 'int8' else self.precision
 
     def runtime_label(self) -> str:
         return f'{self.backend}_{self.precision}'
@@ -252,15 +258,17 @@ def _prepare_backend(spec: BenchmarkSpec, ref: _Reference, device: str,
             entry.error = f'export failed: {error}'
             log(f'{spec.name()}: {entry.error}')
             return entry
+    if spec.precision == 'int8':
+        out = _quantized(out, ref, log)
     threads = torch.get_num_threads()
     if spec.backbone_only:
-        session = Session(out, spec.backend, threads, spec.precision)
+        session = Session(out, spec.backend, threads, spec.float_precision())
         entry.run_once = lambda: session.run(ref.inputs)
         entry.precision = session.precision
         entry.ran_as = f'{spec.backend}_{entry.precision}'
         return entry
     model = build_backend_model(ref.cfg, out, spec.backend, threads,
-                                spec.precision)
+                                spec.float_precision())
     entry.precision = model.precision
     entry.ran_as = f'{spec.backend}_{entry.precision}'
 
@@ -269,6 +277,20 @@ def _prepare_backend(spec: BenchmarkSpec, ref: _Reference, device: str,
 
     entry.run_once, entry.model = run_once, model
     return entry
+
+
+def _quantized(fp32_file: str, ref: _Reference,
+               log: Callable[[str], None]) -> str:
+    """The int8 form of ``fp32_file`` (made once, beside it), calibrated on
+    the benchmark's own input: right for timing, not for accuracy, which
+    ``tools/deployment/quantize.py`` calibrates on training images."""
+    from mmfasternet.deploy.quantize import quantize_file
+    out = fp32_file[:-len('.onnx')] + '_int8.onnx'
+    if not os.path.isfile(out):
+        images = [image[None].numpy() for image in ref.inputs.cpu()]
+        quantize_file(fp32_file, out, images, split='benchmark input')
+        log(f'quantized {fp32_file} to {out}')
+    return out
 
 
 def _attach_parts(stack: ExitStack, entries: Sequence[_Entry],
@@ -324,7 +346,7 @@ def run_benchmark(specs: Sequence[BenchmarkSpec],
         check_form_device(spec.form, device)
         if spec.backend != 'pytorch':
             from mmfasternet.deploy.precision import check_precision
-            check_precision(spec.backend, spec.precision)
+            check_precision(spec.backend, spec.float_precision())
     with ExitStack() as stack:
         if export_dir is None and runtimes:
             export_dir = stack.enter_context(tempfile.TemporaryDirectory())

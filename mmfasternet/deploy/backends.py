@@ -7,6 +7,7 @@ data preprocessor, runs the graph in ONNX Runtime or OpenVINO and returns
 ``--show-dir`` and ``--out`` work on it unchanged.
 """
 import json
+import logging
 import os.path as osp
 from typing import List, Optional, Sequence
 
@@ -24,6 +25,9 @@ from .precision import (check_precision, openvino_compiled_precision,
                         openvino_config)
 
 BACKENDS = ('onnxruntime', 'openvino')
+# A fixed-size file padding an image to more than this many times its area
+# is warned about (once).
+PADDING_WARNING_RATIO = 1.5
 METADATA_PREFIX = 'mmfasternet.'
 
 
@@ -161,6 +165,7 @@ class BackendModel(BaseModel):
         self.precision = self.session.precision
         print_log(f'{onnx_file}: {backend} compiled it in {self.precision} '
                   f'(asked: {precision or "fp32"})', logger='current')
+        self._warned_padding = False
         self.mask_threshold = mask_threshold
         self.align_corners = align_corners
 
@@ -176,6 +181,16 @@ class BackendModel(BaseModel):
                 f'{self.onnx_file} takes {height}x{width} inputs and the '
                 f'test pipeline gives a {img_shape[0]}x{img_shape[1]} image: '
                 f'export again with --shape covering it, or --dynamic.')
+        if height * width > PADDING_WARNING_RATIO * img_shape[0] * \
+                img_shape[1] and not self._warned_padding:
+            self._warned_padding = True
+            print_log(
+                f'{self.onnx_file} takes {height}x{width} inputs and pads '
+                f'the {img_shape[0]}x{img_shape[1]} images of the test '
+                f'pipeline with zeros, which the PyTorch model does not '
+                f'see and which can cost accuracy: export without --shape '
+                f'(dynamic) or with the test pipeline\'s size.',
+                logger='current', level=logging.WARNING)
         image = image[..., :height, :width]
         return F.pad(image, (0, width - image.shape[-1], 0,
                              height - image.shape[-2]))

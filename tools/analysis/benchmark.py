@@ -64,11 +64,13 @@ def parse_args(argv=None) -> argparse.Namespace:
                         'folded, fp32, checked against PyTorch) with the '
                         'same threads, once per config')
     parser.add_argument('--precisions', nargs='+', default=['fp32'],
-                        choices=['fp32', 'bf16'],
+                        choices=['fp32', 'bf16', 'int8'],
                         help='what each runtime is asked to compute in '
                         '(default fp32; bf16: OpenVINO on a CPU with bf16 '
-                        'instructions); the precision each compiled is '
-                        'read back and written in its row')
+                        'instructions; int8: the export quantized, '
+                        'calibrated on the benchmark input, for speed '
+                        'only); the precision each compiled is read back '
+                        'and written in its row')
     parser.add_argument('--export-dir', help='keep the exported .onnx files '
                         'here (default: a temporary folder)')
     parser.add_argument('--device', default='cpu', help='cpu or cuda')

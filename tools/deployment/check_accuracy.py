@@ -1,11 +1,17 @@
 """Score a checkpoint and its ONNX export on the config's test set and
 compare: metrics (points) and per-image predictions; results to a JSON file.
 
+Each runtime scores the fp32 export in each of --precisions (bf16 where the
+runtime and CPU have it; a refusal is recorded, not scored) and, with
+--int8, the file of tools/deployment/quantize.py; every entry records the
+precision its runtime reported.
+
 Example (the trained Mask R-CNN demo):
   python tools/deployment/check_accuracy.py \
     configs/demo/maskrcnn_fasternet_t0_synthetic.py \
     work_dirs/demo_maskrcnn_fasternet_t0/iter_1500.pth maskrcnn_t0.onnx \
-    --results benchmarks/onnx_accuracy.json
+    --precisions fp32 bf16 --int8 maskrcnn_t0_int8.onnx \
+    --results benchmarks/precision_accuracy_cpu.json
 """
 import warnings
 
@@ -21,7 +27,9 @@ import os.path as osp  # noqa: E402
 from mmfasternet.analysis.machine import command_line, describe  # noqa: E402
 from mmfasternet.deploy.accuracy import (  # noqa: E402
     compare_predictions, evaluate, metric_differences)
+from mmfasternet.deploy.precision import check_precision  # noqa: E402
 from mmfasternet.engine.errors import run_cli  # noqa: E402
+from mmfasternet.engine.preflight import InputError  # noqa: E402
 
 
 def parse_args() -> argparse.Namespace:
@@ -32,6 +40,12 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--backends', nargs='+',
                         choices=['onnxruntime', 'openvino'],
                         default=['onnxruntime', 'openvino'])
+    parser.add_argument('--precisions', nargs='+', default=['fp32'],
+                        choices=['fp32', 'bf16'],
+                        help='precisions to score the fp32 export in')
+    parser.add_argument('--int8', metavar='ONNX',
+                        help='also score this int8 file of '
+                        'tools/deployment/quantize.py')
     parser.add_argument('--results', default='benchmarks/onnx_accuracy.json',
                         help='JSON file to add this entry to')
     parser.add_argument('--work-dir', default='work_dirs/onnx_accuracy')
@@ -58,11 +72,22 @@ def main() -> None:
         date=datetime.datetime.now(datetime.timezone.utc).isoformat(
             timespec='seconds'),
         machine=describe('cpu'), versions=versions(),
-        pytorch=reference['metrics'], backends={})
-    for backend in args.backends:
-        result = evaluate(args.config, args.onnx,
-                          osp.join(work_dir, backend), backend=backend)
-        entry['backends'][backend] = dict(
+        pytorch=reference['metrics'], backends={}, refused={})
+    runs = [(backend, args.onnx, precision) for backend in args.backends
+            for precision in args.precisions]
+    if args.int8:
+        runs += [(backend, args.int8, None) for backend in args.backends]
+    for backend, onnx_file, precision in runs:
+        key = f'{backend}_{precision or "int8"}'
+        try:
+            check_precision(backend, precision)
+        except InputError as refusal:
+            entry['refused'][key] = str(refusal)
+            continue
+        result = evaluate(args.config, onnx_file, osp.join(work_dir, key),
+                          backend=backend, precision=precision)
+        entry['backends'][key] = dict(
+            file=onnx_file, precision=result['precision'],
             metrics=result['metrics'],
             difference_points=metric_differences(reference['metrics'],
                                                  result['metrics']),

@@ -224,6 +224,8 @@ def onnx_accuracy_table(path: str) -> str:
     notes = []
     for name, entry in results.items():
         for backend, result in entry['backends'].items():
+            if 'precision' in result:  # as the runtime reported it
+                backend = f'{backend} (ran {result["precision"]})'
             for metric in (m for m in MAIN_METRICS if m in entry['pytorch']):
                 lines.append(
                     f'| {name} | {backend} | {metric} | '

@@ -1,0 +1,86 @@
+"""INT8 post-training quantization of a detector or segmentor, for ONNX
+Runtime and OpenVINO.
+
+CHECKPOINT is an fp32 .onnx written by tools/deployment/pytorch2onnx.py, or
+a .pth, which is first exported (--dynamic or --shape, as pytorch2onnx.py)
+to OUT_fp32.onnx beside OUT. Convolutions and matrix products get int8
+kernels (weights per channel, activations calibrated); box decoding, NMS,
+RoIAlign and the scores they rank stay float (docs/deployment.md says why).
+Calibration reads --calib-images images of the config's training split
+through its test pipeline. Score the result with
+tools/test.py CONFIG OUT --backend onnxruntime|openvino.
+"""
+import warnings
+
+# setuptools' notice, raised by imports of the stack below: not for users.
+warnings.filterwarnings('ignore', 'pkg_resources is deprecated', UserWarning)
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+
+from mmengine.config import DictAction  # noqa: E402
+
+from mmfasternet.analysis.models import default_shape  # noqa: E402
+from mmfasternet.deploy.convert import pytorch2onnx  # noqa: E402
+from mmfasternet.deploy.quantize import (  # noqa: E402
+    DEFAULT_CALIBRATION_IMAGES, quantize_onnx)
+from mmfasternet.engine.cli import quiet_model_logs  # noqa: E402
+from mmfasternet.engine.errors import run_cli  # noqa: E402
+from mmfasternet.engine.runner import load_config  # noqa: E402
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('config', help='config file')
+    parser.add_argument('checkpoint', help='fp32 .onnx export, or a .pth '
+                        'to export first')
+    parser.add_argument('--out', required=True, help='output int8 .onnx')
+    parser.add_argument('--calib-images', type=int,
+                        default=DEFAULT_CALIBRATION_IMAGES, metavar='N',
+                        help='training images to calibrate on (default '
+                        f'{DEFAULT_CALIBRATION_IMAGES})')
+    parser.add_argument('--exclude', nargs='+', default=[], metavar='NODE',
+                        help='convolutions or matrix products (ONNX node '
+                        'names) to keep in float as well')
+    parser.add_argument('--shape', type=int, nargs=2, default=None,
+                        metavar=('H', 'W'), help='.pth only: export at this '
+                        'fixed size instead of --dynamic')
+    parser.add_argument('--dynamic', action='store_true',
+                        help='.pth only: export with dynamic height and '
+                        'width (the default unless --shape is given)')
+    parser.add_argument('--report', help='also write the report to this '
+                        '.json')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
+                        help='override config settings, e.g. '
+                        'train_dataloader.dataset.data_root=...')
+    return parser.parse_args()
+
+
+def main() -> None:
+    args = parse_args()
+    quiet_model_logs()
+    cfg = load_config(args.config, args.cfg_options)
+    fp32_file = args.checkpoint
+    if not fp32_file.endswith('.onnx'):
+        fp32_file = args.out.rsplit('.', 1)[0] + '_fp32.onnx'
+        pytorch2onnx(cfg, args.checkpoint, fp32_file,
+                     shape=args.shape or default_shape(cfg),
+                     dynamic=args.dynamic or args.shape is None,
+                     config_name=args.config)
+        print(f'exported {args.checkpoint} to {fp32_file}')
+    report = quantize_onnx(cfg, fp32_file, args.out, args.calib_images,
+                           args.exclude)
+    report = dict(config=args.config, checkpoint=args.checkpoint, **report)
+    if args.report:
+        with open(args.report, 'w') as f:
+            json.dump(report, f, indent=1)
+            f.write('\n')
+    print(f'{args.out}: {report["file_bytes"] / 2**20:.1f} MiB (fp32 '
+          f'{report["fp32_file_bytes"] / 2**20:.1f} MiB); '
+          f'{report["quantized_nodes"]} nodes int8, '
+          f'{report["float_nodes"]} float; calibrated on '
+          f'{args.calib_images} training images')
+
+
+if __name__ == '__main__':
+    run_cli(main)
