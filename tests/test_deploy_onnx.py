@@ -271,6 +271,19 @@ def test_fixed_size_file_warns_once_when_it_pads_much_more_than_an_image(
     assert 'export without --shape' in warning
 
 
+def test_test_tool_passes_the_precision_to_the_runtime(exported, tmp_path):
+    _, _, onnx_file, _ = exported('retinanet')
+    error = one_line_error(tool('tools/test.py', CONFIGS['retinanet'],
+                                onnx_file, '--backend', 'onnxruntime',
+                                '--precision', 'bf16'))
+    assert '--precision bf16' in error and '--backend openvino' in error
+    from mmfasternet.engine.runner import prepare_testing
+    cfg = prepare_testing(CONFIGS['retinanet'], onnx_file,
+                          work_dir=str(tmp_path), backend='openvino',
+                          precision='fp32')
+    assert (cfg.model.backend, cfg.model.precision) == ('openvino', 'fp32')
+
+
 def test_export_tool_refuses_unsupported_opset(tmp_path):
     error = one_line_error(tool(
         'tools/deployment/pytorch2onnx.py', CONFIGS['fpn'], 'none', '--out',
