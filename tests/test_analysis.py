@@ -430,6 +430,20 @@ def test_benchmark_tool_writes_results_table_parts_and_plot(tmp_path):
     assert len(done.stdout.splitlines()) < 60  # no initialisation log
 
 
+def test_benchmark_tool_leaves_out_a_precision_a_runtime_lacks(tmp_path):
+    out = tmp_path / 'run.csv'
+    done = tool('tools/analysis/benchmark.py', RETINANET_T0,
+                '--backbone-only', '--backends', 'onnxruntime',
+                '--precisions', 'fp32', 'bf16', '--shape', '64', '64',
+                '--repeat', '1', '--warmup', '0', '--out', str(out))
+    assert done.returncode == 0, done.stderr[-3000:]
+    rows = list(csv.DictReader(out.open()))
+    assert [(r['ran_as'], r['precision']) for r in rows] == [
+        ('onnxruntime_fp32', 'fp32')]
+    assert ('left out: retinanet_fasternet_t0_coco onnxruntime_bf16: '
+            '--precision bf16') in (tmp_path / 'run.txt').read_text()
+
+
 @pytest.mark.parametrize('args,message', [
     (['--layouts', 'nchw'], '--layouts is gone'),
     (['--channels-last'], '--channels-last is gone'),

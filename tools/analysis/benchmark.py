@@ -26,11 +26,12 @@ from typing import List  # noqa: E402
 from mmengine.config import DictAction  # noqa: E402
 
 from mmfasternet.analysis.benchmark import (  # noqa: E402
-    BenchmarkSpec, format_parts, format_results, plot_results,
+    BenchmarkSpec, config_label, format_parts, format_results, plot_results,
     run_benchmark, write_results)
 from mmfasternet.analysis.forms import FORM_GRAMMAR, parse_form  # noqa: E402
 from mmfasternet.analysis.machine import (  # noqa: E402
     command_line, describe, load, now)
+from mmfasternet.deploy.precision import check_precision  # noqa: E402
 from mmfasternet.engine.errors import run_cli  # noqa: E402
 from mmfasternet.engine.preflight import InputError  # noqa: E402
 
@@ -99,8 +100,21 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 
 def build_specs(args: argparse.Namespace):
+    """The entries to time, and a line for each runtime and precision this
+    CPU cannot run (left out, not failed)."""
     forms = [parse_form(name) for name in args.forms]
-    specs = []
+    specs, left_out = [], []
+
+    def runs_in(backend: str, precision: str, config: str) -> bool:
+        try:
+            check_precision(backend, 'fp32' if precision == 'int8'
+                            else precision)
+        except InputError as refusal:
+            left_out.append(f'left out: {config_label(config)} '
+                            f'{backend}_{precision}: {refusal}')
+            return False
+        return True
+
     for config in args.configs:
         for backend in args.backends:
             if backend == 'pytorch':
@@ -110,8 +124,9 @@ def build_specs(args: argparse.Namespace):
                 specs += [BenchmarkSpec(config, backbone_only=args.
                                         backbone_only, backend=backend,
                                         precision=precision)
-                          for precision in args.precisions]
-    return specs
+                          for precision in args.precisions
+                          if runs_in(backend, precision, config)]
+    return specs, left_out
 
 
 def main() -> None:
@@ -119,9 +134,9 @@ def main() -> None:
     import torch
     if args.threads:
         torch.set_num_threads(args.threads)
-    specs = build_specs(args)
+    specs, left_out = build_specs(args)
     header = [f'command: {command_line()}', f'started: {now()}',
-              f'load before: {load()}'] + describe(args.device)
+              f'load before: {load()}'] + describe(args.device) + left_out
     print('\n'.join(header))
 
     def write(results, rounds: str) -> List[str]:
