@@ -104,3 +104,27 @@ def test_amp_and_compile_are_refused_for_an_exported_model(flag):
                        'checkpoints; m.onnx runs in openvino'):
         apply_fast_test_options(cfg, **{flag: True})
     assert 'custom_hooks' not in cfg  # nothing half-applied
+
+
+def roi_layer_types(cfg) -> list:
+    roi_head = cfg.model.roi_head
+    return [roi_head[k].roi_layer.type for k in ('bbox_roi_extractor',
+                                                 'mask_roi_extractor')]
+
+
+def test_cpu_test_runs_roi_layers_as_fast_roi_align_unless_asked(
+        monkeypatch):
+    from mmengine.config import Config
+
+    from mmfasternet.engine.fast_test import apply_fast_test_options
+    config = str(REPO / 'configs/demo/maskrcnn_fasternet_t0_synthetic.py')
+    monkeypatch.setattr(torch.cuda, 'is_available', lambda: False)
+    cfg = apply_fast_test_options(Config.fromfile(config))
+    assert roi_layer_types(cfg) == ['FastRoIAlign', 'FastRoIAlign']
+    kept = apply_fast_test_options(Config.fromfile(config),
+                                   mmcv_roi_align=True)
+    assert roi_layer_types(kept) == ['RoIAlign', 'RoIAlign']
+    # With CUDA, mmcv's kernel stays.
+    monkeypatch.setattr(torch.cuda, 'is_available', lambda: True)
+    on_gpu = apply_fast_test_options(Config.fromfile(config))
+    assert roi_layer_types(on_gpu) == ['RoIAlign', 'RoIAlign']

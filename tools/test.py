@@ -42,6 +42,10 @@ def parse_args() -> argparse.Namespace:
                         'on CUDA')
     parser.add_argument('--compile', action='store_true',
                         help='torch.compile the backbone and neck')
+    parser.add_argument('--mmcv-roi-align', action='store_true',
+                        help='keep mmcv\'s RoIAlign on a CPU (by default '
+                        'RoI layers run as FastRoIAlign there: the same '
+                        'values on every core)')
     parser.add_argument('--backend', choices=['onnxruntime', 'openvino'],
                         help='run an exported .onnx CHECKPOINT in this '
                         'runtime (default for .onnx: onnxruntime)')
@@ -61,7 +65,8 @@ def main() -> None:
         show=args.show, show_dir=args.show_dir, tta=args.tta,
         cfg_options=args.cfg_options, launcher=args.launcher,
         backend=args.backend, precision=args.precision)
-    apply_fast_test_options(cfg, amp=args.amp, compile=args.compile)
+    apply_fast_test_options(cfg, amp=args.amp, compile=args.compile,
+                            mmcv_roi_align=args.mmcv_roi_align)
     run_testing(cfg)
 
 

@@ -24,10 +24,10 @@ import torch
 from mmengine.config import Config
 
 from mmfasternet.engine.preflight import InputError
+from mmfasternet.ops import use_fast_roi_align
 
 from .complexity import count_complexity
-from .forms import (Form, check_form_device, keep_detections, resolve_form,
-                    use_fast_roi_align)
+from .forms import Form, check_form_device, keep_detections, resolve_form
 from .models import (build_model, default_shape, dummy_batch,
                      load_any_config, quiet_init_log)
 from .parts import OTHER, PartTimer, cuda_synchronizer

@@ -20,7 +20,7 @@ Examples: ``train_fp32`` (what a user runs today), ``deploy_fp32``
 (both), ``deploy_cl_bf16_compile_fastroi`` (everything).
 """
 from dataclasses import dataclass, replace
-from typing import Iterator, Optional
+from typing import Optional
 
 import torch.nn as nn
 
@@ -95,29 +95,6 @@ def resolve_form(form: Form, model: nn.Module) -> Form:
     if form.deploy and not has_fasternet_backbone(model):
         return replace(form, deploy=False)
     return form
-
-
-def _roi_layers(cfg) -> Iterator[dict]:
-    """Every ``roi_layer`` dict anywhere inside a model config."""
-    if isinstance(cfg, dict):
-        for key, value in cfg.items():
-            if key == 'roi_layer' and isinstance(value, dict):
-                yield value
-            else:
-                yield from _roi_layers(value)
-    elif isinstance(cfg, (list, tuple)):
-        for value in cfg:
-            yield from _roi_layers(value)
-
-
-def use_fast_roi_align(model_cfg) -> int:
-    """Switch every ``RoIAlign`` roi_layer of a model config to
-    ``FastRoIAlign`` in place; returns how many were switched."""
-    layers = [layer for layer in _roi_layers(model_cfg)
-              if layer.get('type') == 'RoIAlign']
-    for layer in layers:
-        layer['type'] = 'FastRoIAlign'
-    return len(layers)
 
 
 def keep_detections(model_cfg, count: Optional[int]) -> None:

@@ -1,12 +1,14 @@
 """``tools/test.py --amp`` and ``--compile``: faster inference in the test
 loop, applied to the config so the rest of the loop is unchanged."""
+import torch
 from mmengine.config import Config
+from mmengine.logging import print_log
 from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
 from mmengine.registry import HOOKS
 
 from ..inference import compile_dense_parts
-from ..ops import register_float32_predictions
+from ..ops import register_float32_predictions, use_fast_roi_align
 from .preflight import InputError
 
 
@@ -43,20 +45,32 @@ class FastInferenceHook(Hook):
 
 
 def apply_fast_test_options(cfg: Config, amp: bool = False,
-                            compile: bool = False) -> Config:
+                            compile: bool = False,
+                            mmcv_roi_align: bool = False) -> Config:
     """``amp``: mmengine's test loop runs under autocast (``fp16=True``),
     which is bf16 on a CPU and fp16 on CUDA; importing mmfasternet gives
     the ops that refuse half precision (mmcv's nms, RoIAlign) float32
     inputs, and :class:`FastInferenceHook` hands float32 predictions to the
     evaluators. ``compile``: the hook compiles the backbone and neck.
     An exported model (``CHECKPOINT.onnx``) runs as the runtime compiled it:
-    both flags are refused for it with the reason."""
+    both flags are refused for it with the reason.
+
+    On a machine without CUDA the RoI layers become ``FastRoIAlign`` (mmcv's
+    values within 1e-5, on every core instead of one) unless
+    ``mmcv_roi_align``; with CUDA mmcv's kernel stays."""
     if (amp or compile) and cfg.model.get('type') == 'BackendModel':
         flag = '--amp' if amp else '--compile'
         raise InputError(
             f'{flag} is for PyTorch checkpoints; {cfg.model.onnx_file} runs '
             f'in {cfg.model.backend} as exported (fp32). Drop {flag}, or '
             f'test the .pth checkpoint with it.')
+    if not mmcv_roi_align and not torch.cuda.is_available():
+        switched = use_fast_roi_align(cfg.model)
+        if switched:
+            print_log(f'RoIAlign -> FastRoIAlign in {switched} RoI layers '
+                      f'(same values, all CPU cores; --mmcv-roi-align '
+                      f'keeps mmcv\'s single-threaded kernel)',
+                      logger='current')
     if amp:
         test_cfg = cfg.get('test_cfg') or {}
         test_cfg['fp16'] = True

@@ -1,9 +1,34 @@
 """Operators for fast inference: a vectorised RoIAlign and float32
 fallbacks that let mmcv's ops run under bf16/fp16 autocast."""
+from typing import Iterator
+
 from .half_precision import (install_half_precision_fallbacks,
                              predictions_to_float32,
                              register_float32_predictions)
 from .roi_align import FastRoIAlign, fast_roi_align
+
+
+def _roi_layers(cfg) -> Iterator[dict]:
+    """Every ``roi_layer`` dict anywhere inside a model config."""
+    if isinstance(cfg, dict):
+        for key, value in cfg.items():
+            if key == 'roi_layer' and isinstance(value, dict):
+                yield value
+            else:
+                yield from _roi_layers(value)
+    elif isinstance(cfg, (list, tuple)):
+        for value in cfg:
+            yield from _roi_layers(value)
+
+
+def use_fast_roi_align(model_cfg) -> int:
+    """Switch every ``RoIAlign`` roi_layer of a model config to
+    ``FastRoIAlign`` in place; returns how many were switched."""
+    layers = [layer for layer in _roi_layers(model_cfg)
+              if layer.get('type') == 'RoIAlign']
+    for layer in layers:
+        layer['type'] = 'FastRoIAlign'
+    return len(layers)
 
 
 def register_fast_roi_align() -> None:
@@ -28,5 +53,5 @@ def register_fast_roi_align() -> None:
 __all__ = [
     'FastRoIAlign', 'fast_roi_align', 'install_half_precision_fallbacks',
     'predictions_to_float32', 'register_fast_roi_align',
-    'register_float32_predictions'
+    'register_float32_predictions', 'use_fast_roi_align'
 ]
