@@ -67,11 +67,13 @@ class Session:
     the runtime (default fp32, see :mod:`.precision`); the attribute
     ``precision`` is what the runtime reports it compiled: ``fp32`` or
     ``bf16``, and for a file of ``tools/deployment/quantize.py`` ``int8``
-    (its float part in fp32) or ``int8+bf16``."""
+    (its float part in fp32) or ``int8+bf16``. ``metadata``: the file's,
+    where the caller has read it already."""
 
     def __init__(self, onnx_file: str, backend: str = 'onnxruntime',
                  num_threads: Optional[int] = None,
-                 precision: Optional[str] = None) -> None:
+                 precision: Optional[str] = None,
+                 metadata: Optional[dict] = None) -> None:
         if backend not in BACKENDS:
             raise InputError(f'--backend {backend}: choose one of '
                              f'{", ".join(BACKENDS)}.')
@@ -92,7 +94,9 @@ class Session:
             self.session = ov.Core().compile_model(
                 onnx_file, 'CPU', openvino_config(precision, num_threads))
             self.precision = openvino_compiled_precision(self.session)
-        if read_metadata(onnx_file).get('precision') == 'int8':
+        if metadata is None:
+            metadata = read_metadata(onnx_file)
+        if metadata.get('precision') == 'int8':
             self.precision = 'int8' if self.precision == 'fp32' \
                 else f'int8+{self.precision}'
 
@@ -161,7 +165,8 @@ class BackendModel(BaseModel):
         self.metadata = read_metadata(onnx_file)
         self.task = self.metadata.get('task')
         self.input_shape = self.metadata.get('input_shape')
-        self.session = Session(onnx_file, backend, num_threads, precision)
+        self.session = Session(onnx_file, backend, num_threads, precision,
+                               self.metadata)
         self.precision = self.session.precision
         print_log(f'{onnx_file}: {backend} compiled it in {self.precision} '
                   f'(asked: {precision or "fp32"})', logger='current')
