@@ -26,3 +26,20 @@ resilient_test_cfg = dict(type='ResilientTestLoop')
 # Semantic FPN one (PoolFormer's).
 adamw_optim_wrapper = dict(
     optimizer=dict(_delete_=True, type='AdamW', lr=2e-4, weight_decay=1e-4))
+
+# mmdet's backbone-zoo recipes (ConvNeXt's 3x configs) build AdamW with
+# LearningRateDecayOptimizerConstructor, a layer-wise lr decay keyed to
+# ConvNeXt's module names (stages.{stage}.{block}, downsample_layers); for any
+# other backbone class it raises NotImplementedError. FasterNet's names
+# (stages.0-6: blocks and merging layers in turn) have no such layers, so the
+# recipe's AdamW (lr, betas and weight decay inherited unchanged) is built by
+# mmengine's default constructor, keeping the other half of what mmdet's did:
+# no weight decay on norms and biases. The recipe trains in fp16
+# (AmpOptimWrapper, dynamic loss scale): tools/train.py --amp, or mmdet's
+# own, sets exactly that; it stays out of the config so that the configs run
+# on CPUs too, as every other config here does.
+ms_crop_3x_optim_wrapper = dict(
+    type='OptimWrapper',
+    constructor='DefaultOptimWrapperConstructor',
+    paramwise_cfg=dict(_delete_=True, norm_decay_mult=0.,
+                       bias_decay_mult=0.))
