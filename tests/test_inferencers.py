@@ -55,7 +55,7 @@ def test_every_config_builds_in_its_inferencer(config):
 
 def test_every_metafile_name_names_its_config_and_builds():
     models = metafile_models()
-    assert len(models) == 25
+    assert len(models) == 41
     for name, entry in models.items():
         config, weights = resolve_model(name)
         assert Path(config) == REPO / entry['Config']
@@ -66,7 +66,8 @@ def test_every_metafile_name_names_its_config_and_builds():
 
 def test_unknown_model_name_is_refused_with_the_names_to_use():
     with pytest.raises(InputError, match=r"'maskrcnn_fasternet_x'.*neither"
-                       r".*model-index\.yml.*e\.g\. 'fpn_fasternet_l_ade20k'"):
+                       r".*model-index\.yml.*e\.g\. "
+                       r"'cascade-maskrcnn_fasternet_l_ms-crop-3x_coco'"):
         resolve_model('maskrcnn_fasternet_x')
 
 

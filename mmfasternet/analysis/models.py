@@ -64,7 +64,15 @@ def build_model(cfg: Config) -> torch.nn.Module:
 
 
 def default_shape(cfg: Config) -> Tuple[int, int]:
-    """mmdet's 1280x800 for detection, 512x512 for segmentation (H, W)."""
+    """One test image (H, W): the fixed size the test pipeline pads every
+    image to where it has one (RTMDet: 640x640), else mmdet's 1280x800 for
+    detection and 512x512 for segmentation."""
+    pipeline = cfg.get('test_dataloader', {}).get('dataset', {}).get(
+        'pipeline', [])
+    for step in pipeline:
+        if step.get('type') == 'Pad' and step.get('size'):
+            width, height = step['size']  # mmcv's (w, h)
+            return height, width
     return (512, 512) if cfg.get('default_scope') == 'mmseg' else (800, 1280)
 
 

@@ -1,6 +1,7 @@
 """Parameters and FLOPs of a detection or segmentation config, whole model and
 backbone, neck and heads separately (mmengine's counter; one multiply-add is
-one FLOP). Default input: 1280x800 for detection, 512x512 for segmentation.
+one FLOP). Default input: 1280x800 for detection, 512x512 for segmentation,
+or the fixed size the test pipeline pads to (RTMDet: 640x640).
 Configs of installed packages work too: mmdet::mask_rcnn/....py"""
 import warnings
 

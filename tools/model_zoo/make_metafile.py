@@ -2,7 +2,8 @@
 
 Parameters and FLOPs are counted here, by mmengine's counter on each
 config's model (the numbers tools/analysis/get_flops.py prints: detection at
-1280x800, segmentation at 512x512, one image). Results and weights are the
+1280x800, RTMDet at the 640x640 its test pipeline pads to, segmentation at
+512x512, one image). Epochs are the config's. Results and weights are the
 paper's and the official release's, for the configs that reproduce them
 (Mask R-CNN S/M/L, JierunChen/FasterNet v1.0); nothing else is claimed.
 
@@ -47,18 +48,31 @@ COLLECTION = dict(
         'Networks'),
     README='docs/model_zoo.md',
     Code=dict(URL='https://github.com/JierunChen/FasterNet', Version='v1.0'))
-TASKS = dict(
-    maskrcnn=('COCO', ['Object Detection', 'Instance Segmentation'], 12),
-    retinanet=('COCO', ['Object Detection'], 12),
-    fpn=(None, ['Semantic Segmentation'], None),
-    upernet=('ADE20K', ['Semantic Segmentation'], None))
+TASKS = {
+    'maskrcnn': ('COCO', ['Object Detection', 'Instance Segmentation']),
+    'cascade-maskrcnn': ('COCO',
+                         ['Object Detection', 'Instance Segmentation']),
+    'retinanet': ('COCO', ['Object Detection']),
+    'rtmdet': ('COCO', ['Object Detection']),
+    'rtmdet-ins': ('COCO', ['Object Detection', 'Instance Segmentation']),
+    'fpn': (None, ['Semantic Segmentation']),
+    'upernet': ('ADE20K', ['Semantic Segmentation']),
+}
 
 
-def model_entry(config: str, complexity: Optional[dict]) -> dict:
-    """One ``Models`` entry; ``complexity`` is get_flops' whole-model row."""
+def config_epochs(path: str) -> Optional[int]:
+    """The training epochs of a config; None for iteration-based ones."""
+    from mmfasternet.analysis.models import load_any_config
+    return load_any_config(path).train_cfg.get('max_epochs')
+
+
+def model_entry(config: str, complexity: Optional[dict],
+                epochs: Optional[int] = None) -> dict:
+    """One ``Models`` entry; ``complexity`` is get_flops' whole-model row,
+    ``epochs`` the config's (None: iteration-based)."""
     name = osp.splitext(osp.basename(config))[0]
     family = name.split('_')[0]
-    dataset, tasks, epochs = TASKS[family]
+    dataset, tasks = TASKS[family]
     if dataset is None:
         dataset = 'Cityscapes' if name.endswith('cityscapes') else 'ADE20K'
     metadata = {'Training Data': dataset}
@@ -165,13 +179,14 @@ def main() -> None:
             os.makedirs(osp.dirname(osp.abspath(args.cache)), exist_ok=True)
             with open(args.cache, 'w') as f:
                 json.dump(cache, f, indent=1)
-        models.append(model_entry(config, counts))
+        models.append(model_entry(
+            config, counts, config_epochs(osp.join(args.root, config))))
     if args.only:
         return
     header = ('# Written by tools/model_zoo/make_metafile.py; FLOPs and '
               'Parameters\n# counted by mmengine (tools/analysis/get_flops.py'
-              ': 1280x800 detection,\n# 512x512 segmentation). Results and '
-              'Weights: the paper / official release.\n')
+              ': 1280x800 detection,\n# 640x640 RTMDet, 512x512 segmentation)'
+              '. Results and Weights: the paper /\n# official release.\n')
     with open(osp.join(args.root, 'configs', 'metafile.yml'), 'w') as f:
         f.write(header)
         yaml.safe_dump(dict(Collections=[COLLECTION], Models=models), f,
