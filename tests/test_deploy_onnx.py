@@ -240,12 +240,36 @@ def test_backend_flag_needs_an_onnx_file(exported):
     assert '.onnx' in error
 
 
-def test_export_without_shape_is_dynamic_and_runs_any_size(tmp_path):
-    # A fixed default (800x1344) padded the demo's 256x256 images with
-    # zeros and cost 2 points of bbox mAP; dynamic keeps PyTorch's input.
+def test_export_without_shape_takes_the_test_pipeline_size(tmp_path):
+    # A fixed 800x1344 default padded the demo's 256x256 images with zeros
+    # (2 points of bbox mAP lost); the demo's test resize fits 256x256.
     out = str(tmp_path / 'fpn.onnx')
     result = tool('tools/deployment/pytorch2onnx.py', CONFIGS['fpn'],
                   'none', '--out', out)
+    assert result.returncode == 0, result.stderr[-2000:]
+    from mmfasternet.deploy.backends import read_metadata
+    assert read_metadata(out)['input_shape'] == [256, 256]
+
+
+@pytest.mark.parametrize('config,expected', [
+    ('configs/demo/maskrcnn_fasternet_t0_synthetic.py', ((256, 256), False)),
+    ('configs/rtmdet_fasternet_t0_coco.py', ((640, 640), False)),  # Pad
+    # Either orientation after a ratio-keeping resize: no fixed size fits.
+    ('configs/maskrcnn_fasternet_s_coco.py', ((800, 1344), True)),
+    ('configs/upernet_fasternet_t0_ade20k.py', ((512, 512), True)),
+])
+def test_export_shape_follows_the_test_pipeline(config, expected):
+    from mmfasternet.deploy.convert import export_shape
+    cfg = Config.fromfile(str(REPO / config))
+    assert export_shape(cfg) == expected
+    assert export_shape(cfg, (320, 480)) == ((320, 480), False)
+    assert export_shape(cfg, dynamic=True)[1] is True
+
+
+def test_dynamic_export_runs_any_size(tmp_path):
+    out = str(tmp_path / 'fpn.onnx')
+    result = tool('tools/deployment/pytorch2onnx.py', CONFIGS['fpn'],
+                  'none', '--out', out, '--dynamic')
     assert result.returncode == 0, result.stderr[-2000:]
     from mmfasternet.deploy.backends import Session, read_metadata
     assert read_metadata(out)['input_shape'] is None

@@ -14,9 +14,8 @@ warnings.filterwarnings('ignore', 'pkg_resources is deprecated', UserWarning)
 import argparse  # noqa: E402
 import json  # noqa: E402
 
-from mmfasternet.analysis.models import default_shape  # noqa: E402
 from mmfasternet.deploy.convert import (  # noqa: E402
-    DEFAULT_OPSET, pytorch2onnx)
+    DEFAULT_OPSET, export_shape, pytorch2onnx)
 from mmfasternet.engine.cli import quiet_model_logs  # noqa: E402
 from mmfasternet.engine.errors import run_cli  # noqa: E402
 from mmfasternet.engine.runner import load_config  # noqa: E402
@@ -30,13 +29,13 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--out', required=True, help='output .onnx file')
     parser.add_argument('--shape', type=int, nargs=2, metavar=('H', 'W'),
                         help='fix the input height and width (multiples of '
-                        '32); without it the input size is dynamic, so '
-                        'every image runs at the size the test pipeline '
-                        'gives it, as in PyTorch')
+                        '32). Default: the size every image of the test '
+                        'pipeline fits (e.g. 256 256 for a square resize, '
+                        '640 640 for a fixed pad), else a dynamic input')
     parser.add_argument('--dynamic', action='store_true',
-                        help='dynamic input height and width (the default '
-                        'without --shape; with it, --shape is only the '
-                        'size traced and compared)')
+                        help='dynamic input height and width (with '
+                        '--shape, that is only the size traced and '
+                        'compared)')
     parser.add_argument('--opset', type=int, default=DEFAULT_OPSET,
                         help=f'ONNX opset (default {DEFAULT_OPSET})')
     parser.add_argument('--part', choices=['model', 'backbone'],
@@ -54,10 +53,9 @@ def main() -> None:
     quiet_model_logs()
     cfg = load_config(args.config)
     checkpoint = None if args.checkpoint == 'none' else args.checkpoint
-    report = pytorch2onnx(cfg, checkpoint, args.out,
-                          shape=args.shape or default_shape(cfg),
-                          dynamic=args.dynamic or args.shape is None,
-                          opset=args.opset,
+    shape, dynamic = export_shape(cfg, args.shape, args.dynamic)
+    report = pytorch2onnx(cfg, checkpoint, args.out, shape=shape,
+                          dynamic=dynamic, opset=args.opset,
                           part=args.part, config_name=args.config,
                           image_file=args.image)
     report = dict(config=args.config, checkpoint=args.checkpoint, **report)

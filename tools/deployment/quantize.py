@@ -20,8 +20,8 @@ import json  # noqa: E402
 
 from mmengine.config import DictAction  # noqa: E402
 
-from mmfasternet.analysis.models import default_shape  # noqa: E402
-from mmfasternet.deploy.convert import pytorch2onnx  # noqa: E402
+from mmfasternet.deploy.convert import (  # noqa: E402
+    export_shape, pytorch2onnx)
 from mmfasternet.deploy.quantize import (  # noqa: E402
     DEFAULT_CALIBRATION_IMAGES, quantize_onnx)
 from mmfasternet.engine.cli import quiet_model_logs  # noqa: E402
@@ -43,11 +43,11 @@ def parse_args() -> argparse.Namespace:
                         help='convolutions or matrix products (ONNX node '
                         'names) to keep in float as well')
     parser.add_argument('--shape', type=int, nargs=2, default=None,
-                        metavar=('H', 'W'), help='.pth only: export at this '
-                        'fixed size instead of --dynamic')
+                        metavar=('H', 'W'), help='.pth only: as '
+                        'pytorch2onnx.py (default: the size every test '
+                        'image fits, else dynamic)')
     parser.add_argument('--dynamic', action='store_true',
-                        help='.pth only: export with dynamic height and '
-                        'width (the default unless --shape is given)')
+                        help='.pth only: dynamic height and width')
     parser.add_argument('--report', help='also write the report to this '
                         '.json')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
@@ -63,10 +63,9 @@ def main() -> None:
     fp32_file = args.checkpoint
     if not fp32_file.endswith('.onnx'):
         fp32_file = args.out.rsplit('.', 1)[0] + '_fp32.onnx'
-        pytorch2onnx(cfg, args.checkpoint, fp32_file,
-                     shape=args.shape or default_shape(cfg),
-                     dynamic=args.dynamic or args.shape is None,
-                     config_name=args.config)
+        shape, dynamic = export_shape(cfg, args.shape, args.dynamic)
+        pytorch2onnx(cfg, args.checkpoint, fp32_file, shape=shape,
+                     dynamic=dynamic, config_name=args.config)
         print(f'exported {args.checkpoint} to {fp32_file}')
     report = quantize_onnx(cfg, fp32_file, args.out, args.calib_images,
                            args.exclude)
