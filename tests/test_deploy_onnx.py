@@ -301,10 +301,14 @@ def test_test_tool_passes_the_precision_to_the_runtime(exported, tmp_path):
                                 onnx_file, '--backend', 'onnxruntime',
                                 '--precision', 'bf16'))
     assert '--precision bf16' in error and '--backend openvino' in error
+    from mmfasternet.datasets import make_coco_dataset
     from mmfasternet.engine.runner import prepare_testing
-    cfg = prepare_testing(CONFIGS['retinanet'], onnx_file,
-                          work_dir=str(tmp_path), backend='openvino',
-                          precision='fp32')
+    root = make_coco_dataset(str(tmp_path / 'coco'), num_train=1, num_val=1,
+                             size=64)
+    cfg = prepare_testing(
+        CONFIGS['retinanet'], onnx_file, work_dir=str(tmp_path),
+        backend='openvino', precision='fp32',
+        cfg_options={'test_dataloader.dataset.data_root': f'{root}/'})
     assert (cfg.model.backend, cfg.model.precision) == ('openvino', 'fp32')
 
 
