@@ -9,23 +9,18 @@ CONFIG_OR_NAME is a config path or a model name of model-index.yml (the
 config file name without .py). Writes DIR/vis/IMAGE (the picture with the
 predictions drawn) and DIR/preds/NAME.json (the predictions).
 """
-import warnings
+import argparse
+import json
+import os
+import os.path as osp
 
-# setuptools' notice, raised by imports of the stack below: not for users.
-warnings.filterwarnings('ignore', 'pkg_resources is deprecated', UserWarning)
+import torch
 
-import argparse  # noqa: E402
-import json  # noqa: E402
-import os  # noqa: E402
-import os.path as osp  # noqa: E402
-
-import torch  # noqa: E402
-
-from mmfasternet.engine.errors import run_cli  # noqa: E402
-from mmfasternet.engine.preflight import InputError  # noqa: E402
-from mmfasternet.inference import (  # noqa: E402
+from mmfasternet.apis import run_cli
+from mmfasternet.errors import InputError
+from mmfasternet.inference import (
     inference_autocast, optimize_for_inference)
-from mmfasternet.inferencers import (  # noqa: E402
+from mmfasternet.inferencers import (
     build_inferencer, resolve_model)
 
 

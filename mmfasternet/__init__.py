@@ -7,10 +7,17 @@ mmcv's nms and RoIAlign accept bf16/fp16 inputs (computed in float32, see
 ``mmfasternet.ops.half_precision``) and lets configs name
 ``roi_layer=dict(type='FastRoIAlign', ...)`` (``mmfasternet.ops``).
 """
-from .checkpoint import (register_atomic_local_backend,
+import warnings
+
+# setuptools' notice, raised when mmengine and mmcv import pkg_resources:
+# not for users of this package (set before anything imports them).
+warnings.filterwarnings('ignore', 'pkg_resources is deprecated', UserWarning)
+
+from .checkpoint import (register_atomic_local_backend,  # noqa: E402
                          register_safe_checkpoint_loader)
-from .models import FasterNet
-from .ops import install_half_precision_fallbacks, register_fast_roi_align
+from .models import FasterNet  # noqa: E402
+from .ops import (install_half_precision_fallbacks,  # noqa: E402
+                  register_fast_roi_align)
 
 __version__ = '0.1.0'
 

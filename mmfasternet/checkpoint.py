@@ -26,12 +26,10 @@ from mmengine.fileio.backends import LocalBackend, register_backend
 from mmengine.logging.history_buffer import HistoryBuffer
 from mmengine.runner.checkpoint import CheckpointLoader
 
+from .errors import CheckpointError, InputError
+
 # The statistics that HistoryBuffer registers for itself.
 HISTORY_BUFFER_METHODS = ('min', 'max', 'current', 'mean')
-
-
-class CheckpointError(RuntimeError):
-    """A checkpoint file that cannot be used; the message names the file."""
 
 
 def _numpy_globals() -> List:
@@ -184,3 +182,11 @@ class AtomicLocalBackend(LocalBackend):
 def register_atomic_local_backend() -> None:
     """Make mmengine write local files (checkpoints included) atomically."""
     register_backend('local', AtomicLocalBackend, force=True, prefixes='')
+
+
+def check_checkpoint_file(path: Optional[str], option: str) -> None:
+    """A local checkpoint path exists (URLs are left to mmengine)."""
+    if path and '://' not in path and not osp.isfile(path):
+        raise InputError(
+            f'checkpoint not found: {path} ({option}). Pass the path of an '
+            f'existing checkpoint.')

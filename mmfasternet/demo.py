@@ -7,21 +7,18 @@ from typing import Dict, List
 
 import torch
 from mmengine.config import Config
-from mmengine.registry import DefaultScope, MODELS
 from mmengine.runner import set_random_seed
+
+from .analysis.machine import machine_info
+from .models import build_model
 
 
 def save_untrained_checkpoint(config: str, path: str, seed: int = 0) -> str:
     """Build the config's model with its initial weights and save them, so
     that ``tools/test.py`` can measure what a model that has not learned
     scores."""
-    cfg = Config.fromfile(config)
     set_random_seed(seed)
-    scope = cfg.get('default_scope', 'mmengine')
-    with DefaultScope.overwrite_default_scope(scope):
-        __import__(f'{scope}.registry')
-        model = MODELS.build(cfg.model)
-    model.init_weights()
+    model = build_model(Config.fromfile(config))
     torch.save({'state_dict': model.state_dict(), 'meta': {}}, path)
     return path
 
@@ -81,27 +78,6 @@ def latest_test_metrics(work_dir: str) -> Dict[str, float]:
                                                          'data_time')}
 
 
-def machine_description() -> Dict[str, object]:
-    """CPU model, the flags that decide bf16 speed, cores, torch version."""
-    import platform
-
-    from .analysis.machine import lscpu
-    fields = lscpu()
-    info: Dict[str, object] = dict(torch=torch.__version__,
-                                   threads=torch.get_num_threads(),
-                                   platform=platform.platform())
-    if 'Model name' in fields:
-        info['cpu'] = fields['Model name']
-    if fields.get('CPU(s)', '').isdigit():
-        info['cpus'] = int(fields['CPU(s)'])
-    info['bf16_flags'] = sorted(
-        f for f in fields.get('Flags', '').split()
-        if f.startswith(('amx', 'avx512_bf16', 'avx512f')))
-    if torch.cuda.is_available():
-        info['gpu'] = torch.cuda.get_device_name()
-    return info
-
-
 def write_demo_results(out_file: str, config: str, runs: Dict[str, str],
                        seconds: Dict[str, float], command: str) -> dict:
     """Collect the metrics of each named test run (name -> its work dir)
@@ -111,7 +87,7 @@ def write_demo_results(out_file: str, config: str, runs: Dict[str, str],
         command=command, config=config,
         date=datetime.datetime.now(datetime.timezone.utc).isoformat(
             timespec='seconds'),
-        machine=machine_description(),
+        machine=machine_info(),
         seconds=seconds,
         metrics={name: latest_test_metrics(work_dir)
                  for name, work_dir in runs.items()})

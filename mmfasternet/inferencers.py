@@ -13,7 +13,8 @@ from typing import Dict, Optional, Tuple
 from mmengine.config import Config
 from mmengine.infer import BaseInferencer
 
-from .engine.preflight import InputError
+from .errors import InputError
+from .models.builder import scope_registries
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 # What mmengine and mmdet warn when an inferencer gets no checkpoint; the
@@ -68,6 +69,8 @@ def build_inferencer(config_or_name: str,
     cfg = Config.fromfile(config)
     if cfg.get('default_scope', 'mmdet') == 'mmseg':
         from mmseg.apis import MMSegInferencer as Inferencer
+
+        import mmfasternet.visualization  # noqa: F401  its visualizer
     else:
         from mmdet.apis import DetInferencer as Inferencer
     if weights is not None and not osp.isfile(weights) and \
@@ -93,7 +96,7 @@ def _config_dataset_meta(cfg: Config) -> dict:
     from mmengine.registry import DefaultScope
     dataset = (cfg.get('test_dataloader') or {}).get('dataset') or {}
     scope = cfg.get('default_scope', 'mmdet')
-    registry = __import__(f'{scope}.registry', fromlist=['DATASETS'])
+    registry = scope_registries(scope)
     with DefaultScope.overwrite_default_scope(scope):
         dataset_class = registry.DATASETS.get(dataset.get('type'))
     meta = dict(getattr(dataset_class, 'METAINFO', None) or {})

@@ -20,10 +20,11 @@ from mmfasternet.deploy.convert import operator_counts
 from mmfasternet.deploy.precision import openvino_cpu_capabilities
 from mmfasternet.analysis.complexity import count_complexity, count_flops
 from mmfasternet.analysis.forms import Form, keep_detections, parse_form
-from mmfasternet.analysis.models import build_model, load_any_config
+from mmfasternet.analysis.models import load_any_config
+from mmfasternet.models import build_model
 from mmfasternet.analysis.operators import (benchmark_operators, dense_peak,
                                             operators)
-from mmfasternet.engine.preflight import InputError
+from mmfasternet.errors import InputError
 from mmfasternet.ops import use_fast_roi_align
 from mmfasternet.models.backbones.fasternet import (FasterNet,
                                                     PartialConv3x3)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from mmdet.registry import MODELS as DET_MODELS
+from mmdet.models.backbones import ResNet
 from mmengine.config import ConfigDict
 from mmengine.logging import HistoryBuffer
 from mmengine.model import BaseModel
@@ -16,9 +16,9 @@ from mmengine.runner import Runner
 from mmengine.runner.checkpoint import _load_checkpoint
 
 from mmfasternet import FasterNet
-from mmfasternet.checkpoint import (CheckpointError,
-                                    allowed_checkpoint_globals,
+from mmfasternet.checkpoint import (allowed_checkpoint_globals,
                                     atomic_write_bytes)
+from mmfasternet.errors import CheckpointError
 
 DEPTHS = {'t0': (1, 2, 8, 2), 's': (1, 2, 13, 2)}
 EMBED_DIMS = {'t0': 40, 's': 128}
@@ -111,7 +111,7 @@ def test_official_mask_rcnn_checkpoint_loads_backbone_keys(tmp_path):
 
 
 def test_checkpoint_of_another_model_reports_matched_keys(tmp_path):
-    resnet = DET_MODELS.build(dict(type='ResNet', depth=18))
+    resnet = ResNet(depth=18)
     path = tmp_path / 'resnet18.pth'
     torch.save(resnet.state_dict(), path)
     with pytest.raises(ValueError, match=r'resnet18\.pth.*0 of \d+ backbone '

@@ -14,9 +14,10 @@ from mmengine.structures import InstanceData
 
 from mmfasternet.deploy import build_backend_model
 from mmfasternet.deploy.accuracy import box_iou
-from mmfasternet.deploy.convert import build_model, pytorch2onnx
+from mmfasternet.deploy.convert import pytorch2onnx
+from mmfasternet.models import build_model
 from mmfasternet.deploy.export import ExportError, exportable_model
-from mmfasternet.engine.preflight import InputError
+from mmfasternet.errors import InputError
 
 REPO = Path(__file__).parents[1]
 CONFIGS = dict(
@@ -302,7 +303,7 @@ def test_test_tool_passes_the_precision_to_the_runtime(exported, tmp_path):
                                 '--precision', 'bf16'))
     assert '--precision bf16' in error and '--backend openvino' in error
     from mmfasternet.datasets import make_coco_dataset
-    from mmfasternet.engine.runner import prepare_testing
+    from mmfasternet.apis.runner import prepare_testing
     root = make_coco_dataset(str(tmp_path / 'coco'), num_train=1, num_val=1,
                              size=64)
     cfg = prepare_testing(

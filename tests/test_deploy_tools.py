@@ -13,7 +13,7 @@ from mmengine.config import Config
 
 from mmfasternet.datasets import make_coco_dataset
 from mmfasternet.deploy.accuracy import compare_detections
-from mmfasternet.deploy.convert import build_model
+from mmfasternet.models import build_model
 
 REPO = Path(__file__).parents[1]
 CONFIG = 'configs/demo/maskrcnn_fasternet_t0_synthetic.py'

@@ -1,11 +1,11 @@
 """The train and test tools destroy their process group before the process
 exits: left to Python's exit, gloo's worker threads could abort a run that
-succeeded (mmfasternet.engine.runner.process_group_closed_at_exit)."""
+succeeded (mmfasternet.apis.runner.process_group_closed_at_exit)."""
 import pytest
 import torch
 import torch.distributed as dist
 
-from mmfasternet.engine.runner import process_group_closed_at_exit
+from mmfasternet.apis.runner import process_group_closed_at_exit
 
 
 @pytest.fixture

@@ -195,7 +195,7 @@ def test_readme_names_what_the_import_changes():
 
 def doc_tables(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, osp.join(ROOT, 'tools', 'misc', 'doc_tables.py'),
+        [sys.executable, osp.join(ROOT, '.dev_scripts', 'doc_tables.py'),
          *args], capture_output=True, text=True, timeout=120, cwd=ROOT)
 
 
@@ -303,7 +303,7 @@ def test_model_zoo_table_comes_from_the_metafile(tmp_path):
         '  Config: configs/fpn_fasternet_t0_ade20k.py\n'
         '  Metadata: {FLOPs: 23070000000, Parameters: 6370000}\n')
     spec = importlib.util.spec_from_file_location(
-        'doc_tables', osp.join(ROOT, 'tools', 'misc', 'doc_tables.py'))
+        'doc_tables', osp.join(ROOT, '.dev_scripts', 'doc_tables.py'))
     doc_tables_module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(doc_tables_module)
     table = doc_tables_module.model_zoo_table(

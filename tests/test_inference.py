@@ -12,7 +12,8 @@ from mmengine.config import Config
 from mmengine.runner.checkpoint import _load_checkpoint, save_checkpoint
 
 from mmfasternet import FasterNet
-from mmfasternet.analysis.models import build_model, dummy_batch
+from mmfasternet.analysis.models import dummy_batch
+from mmfasternet.models import build_model
 from mmfasternet.inference import (fasternet_backbones, inference_autocast,
                                    optimize_for_inference)
 

@@ -13,7 +13,7 @@ import torch
 from mmengine.config import Config
 
 from mmfasternet.datasets import make_ade_dataset, make_coco_dataset
-from mmfasternet.engine.preflight import InputError
+from mmfasternet.errors import InputError
 from mmfasternet.inferencers import (build_inferencer, metafile_models,
                                      resolve_model)
 from mmfasternet.models import FasterNet

@@ -9,7 +9,7 @@ from mmengine.config import Config
 from mmengine.infer import BaseInferencer
 
 from mmfasternet.analysis.complexity import model_complexity
-from mmfasternet.analysis.models import build_model
+from mmfasternet.models import build_model
 
 REPO = Path(__file__).parents[1]
 MODELS = list(BaseInferencer._get_models_from_metafile(str(REPO)))

@@ -238,8 +238,8 @@ def predict_under_bf16(config, shape=(96, 128)):
     """A config's model (random weights, every score kept so that nms and
     the mask head run) predicting one dummy image under CPU bf16 autocast,
     with float32 predictions."""
-    from mmfasternet.analysis.models import (build_model, dummy_batch,
-                                             load_any_config)
+    from mmfasternet.analysis.models import dummy_batch, load_any_config
+    from mmfasternet.models import build_model
     cfg = load_any_config(config)
     test_cfg = cfg.model.get('test_cfg') or {}
     if 'rcnn' in test_cfg:

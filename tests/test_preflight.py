@@ -8,10 +8,11 @@ from mmengine.config import Config
 from PIL import Image
 
 from mmfasternet.datasets import make_ade_dataset, make_coco_dataset
-from mmfasternet.engine.preflight import (InputError, check_cfg_options,
+from mmfasternet.engine.preflight import (check_cfg_options,
                                           check_config_path, check_datasets,
                                           check_work_dir)
-from mmfasternet.engine.runner import load_config, prepare_training
+from mmfasternet.errors import InputError
+from mmfasternet.apis.runner import load_config, prepare_training
 
 
 @pytest.fixture(scope='module')

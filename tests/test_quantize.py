@@ -15,10 +15,11 @@ from mmengine.config import Config
 from mmfasternet.datasets import make_ade_dataset, make_coco_dataset
 from mmfasternet.deploy import build_backend_model
 from mmfasternet.deploy.backends import read_metadata
-from mmfasternet.deploy.convert import build_model, pytorch2onnx
+from mmfasternet.deploy.convert import pytorch2onnx
+from mmfasternet.models import build_model
 from mmfasternet.deploy.quantize import (calibration_dataset,
                                          calibration_images, quantize_onnx)
-from mmfasternet.engine.preflight import InputError
+from mmfasternet.errors import InputError
 
 REPO = Path(__file__).parents[1]
 MASKRCNN = 'configs/demo/maskrcnn_fasternet_t0_synthetic.py'

@@ -11,7 +11,7 @@ from mmengine.structures import BaseDataElement
 
 import mmfasternet.engine.hooks  # noqa: F401  registers RNGStateHook
 import mmfasternet.engine.loops as loops
-from mmfasternet.checkpoint import CheckpointError
+from mmfasternet.errors import CheckpointError
 from mmfasternet.engine.checkpoint_fit import CheckpointFitHook
 
 

@@ -6,7 +6,7 @@ import torch
 
 from mmfasternet.deploy import precision as runtime_precision
 from mmfasternet.deploy.backends import Session
-from mmfasternet.engine.preflight import InputError
+from mmfasternet.errors import InputError
 
 CPU_HAS_BF16 = 'BF16' in runtime_precision.openvino_cpu_capabilities()
 

@@ -97,7 +97,7 @@ def test_amp_and_compile_are_refused_for_an_exported_model(flag):
     from mmengine.config import Config
 
     from mmfasternet.engine.fast_test import apply_fast_test_options
-    from mmfasternet.engine.preflight import InputError
+    from mmfasternet.errors import InputError
     cfg = Config(dict(model=dict(type='BackendModel', onnx_file='m.onnx',
                                  backend='openvino')))
     with pytest.raises(InputError, match=f'--{flag} is for PyTorch '

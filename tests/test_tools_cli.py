@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from mmfasternet.engine.errors import run_cli
-from mmfasternet.engine.preflight import InputError
+from mmfasternet.apis import run_cli
+from mmfasternet.errors import InputError
 
 REPO = Path(__file__).parents[1]
 DET_DEMO = 'configs/demo/maskrcnn_fasternet_t0_synthetic.py'
@@ -99,7 +99,7 @@ def test_user_error_ends_in_one_line_unless_traceback_is_asked(tmp_path):
     assert result.returncode == 1
     assert 'Traceback (most recent call last)' in result.stderr
     assert result.stderr.strip().splitlines()[-1].startswith(
-        'mmfasternet.engine.preflight.InputError: config ')
+        'mmfasternet.errors.InputError: config ')
 
 
 def test_run_cli_shows_bugs_with_their_traceback(capsys):

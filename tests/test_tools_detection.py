@@ -19,8 +19,8 @@ from mmengine.runner.checkpoint import _load_checkpoint
 
 from mmfasternet.datasets import make_coco_dataset
 from mmfasternet.demo import save_untrained_checkpoint
-from mmfasternet.engine.preflight import InputError
-from mmfasternet.engine.runner import (build_runner, prepare_testing,
+from mmfasternet.errors import InputError
+from mmfasternet.apis.runner import (build_runner, prepare_testing,
                                        prepare_training)
 
 REPO = Path(__file__).parents[1]

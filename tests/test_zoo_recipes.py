@@ -15,7 +15,8 @@ from mmengine.config import Config
 from mmengine.optim import build_optim_wrapper
 from mmengine.utils import get_installed_path
 
-from mmfasternet.analysis.models import build_model, default_shape
+from mmfasternet.analysis.models import default_shape
+from mmfasternet.models import build_model
 
 CONFIGS = Path(__file__).parents[1] / 'configs'
 MMDET_CONFIGS = Path(get_installed_path('mmdet')) / '.mim' / 'configs'

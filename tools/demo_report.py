@@ -1,17 +1,12 @@
 """Demo helpers: save an untrained checkpoint (the baseline to evaluate),
 plot the training loss curve of a work dir, or collect the metrics of the
 demo's test runs and the time of each stage into one results JSON."""
-import warnings
+import argparse
+import json
 
-# setuptools' notice, raised by imports of the stack below: not for users.
-warnings.filterwarnings('ignore', 'pkg_resources is deprecated', UserWarning)
-
-import argparse  # noqa: E402
-import json  # noqa: E402
-
-from mmfasternet.demo import (  # noqa: E402
+from mmfasternet.demo import (
     plot_loss_curve, save_untrained_checkpoint, write_demo_results)
-from mmfasternet.engine.errors import run_cli  # noqa: E402
+from mmfasternet.apis import run_cli
 
 
 def main() -> None:

@@ -1,16 +1,11 @@
 """Generate the small COCO- or ADE20K-layout data set used by the demos and
 tests (seeded, so every machine gets the same files; an existing folder made
 with the same settings is kept as it is)."""
-import warnings
+import argparse
 
-# setuptools' notice, raised by imports of the stack below: not for users.
-warnings.filterwarnings('ignore', 'pkg_resources is deprecated', UserWarning)
-
-import argparse  # noqa: E402
-
-from mmfasternet.datasets import (make_ade_dataset,  # noqa: E402
+from mmfasternet.datasets import (make_ade_dataset,
                                   make_coco_dataset)
-from mmfasternet.engine.errors import run_cli  # noqa: E402
+from mmfasternet.apis import run_cli
 
 
 def main() -> None:

@@ -6,19 +6,14 @@ segmentation); the config's default_scope picks the library. If an image
 makes evaluation fail, the error names it and the results of the images
 before it are kept in the work dir.
 """
-import warnings
+import argparse
 
-# setuptools' notice, raised by imports of the stack below: not for users.
-warnings.filterwarnings('ignore', 'pkg_resources is deprecated', UserWarning)
-
-import argparse  # noqa: E402
-
-from mmfasternet.engine.cli import (add_runner_arguments,  # noqa: E402
+from mmfasternet.apis.cli import (add_runner_arguments,
                                     parse_runner_arguments)
-from mmfasternet.engine.errors import run_cli  # noqa: E402
-from mmfasternet.engine.fast_test import (  # noqa: E402
+from mmfasternet.apis import run_cli
+from mmfasternet.engine.fast_test import (
     apply_fast_test_options)
-from mmfasternet.engine.runner import (prepare_testing,  # noqa: E402
+from mmfasternet.apis.runner import (prepare_testing,
                                        run_testing)
 
 

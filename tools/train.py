@@ -7,17 +7,12 @@ before anything is built, CPU-only machines can train with torchrun
 is exact, and a work dir that holds checkpoints is never overwritten without
 --overwrite.
 """
-import warnings
+import argparse
 
-# setuptools' notice, raised by imports of the stack below: not for users.
-warnings.filterwarnings('ignore', 'pkg_resources is deprecated', UserWarning)
-
-import argparse  # noqa: E402
-
-from mmfasternet.engine.cli import (add_runner_arguments,  # noqa: E402
+from mmfasternet.apis.cli import (add_runner_arguments,
                                     parse_runner_arguments)
-from mmfasternet.engine.errors import run_cli  # noqa: E402
-from mmfasternet.engine.runner import (prepare_training,  # noqa: E402
+from mmfasternet.apis import run_cli
+from mmfasternet.apis.runner import (prepare_training,
                                        run_training)
 
 

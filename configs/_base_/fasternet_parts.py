@@ -15,6 +15,13 @@
 fasternet_imports = dict(
     imports=['mmfasternet', 'mmfasternet.engine'],
     allow_failed_imports=False)
+# The segmentation configs also draw with ContiguousSegLocalVisualizer
+# (mmfasternet/visualization.py, which needs mmseg).
+fasternet_seg_imports = dict(
+    imports=[
+        'mmfasternet', 'mmfasternet.engine', 'mmfasternet.visualization'
+    ],
+    allow_failed_imports=False)
 fasternet_hooks = [dict(type='RNGStateHook')]
 
 # mmdet's and mmseg's schedules define test_cfg and optim_wrapper too, so the

@@ -15,3 +15,4 @@ model = dict(
 # mmseg's visualizer, made to draw on non-contiguous images too (its
 # browse_dataset.py passes one): mmfasternet/visualization.py.
 visualizer = dict(type='ContiguousSegLocalVisualizer')
+custom_imports = {{_base_.fasternet_seg_imports}}

@@ -35,5 +35,6 @@ test_cfg = {{_base_.resilient_test_cfg}}
 # mmseg's visualizer, made to draw on non-contiguous images too (its
 # browse_dataset.py passes one): mmfasternet/visualization.py.
 visualizer = dict(type='ContiguousSegLocalVisualizer')
+custom_imports = {{_base_.fasternet_seg_imports}}
 train_dataloader = dict(batch_size=2)
 auto_scale_lr = dict(enable=False, base_batch_size=16)

@@ -23,13 +23,12 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple
 import torch
 from mmengine.config import Config
 
-from mmfasternet.engine.preflight import InputError
-from mmfasternet.ops import use_fast_roi_align
-
+from ..errors import InputError
+from ..models.builder import build_model
+from ..ops import use_fast_roi_align
 from .complexity import count_complexity
 from .forms import Form, check_form_device, keep_detections, resolve_form
-from .models import (build_model, default_shape, dummy_batch,
-                     load_any_config, quiet_init_log)
+from .models import default_shape, dummy_batch, load_any_config
 from .parts import OTHER, PartTimer, cuda_synchronizer
 
 BACKENDS = ('pytorch', 'onnxruntime', 'openvino')
@@ -249,9 +248,8 @@ def _prepare_backend(spec: BenchmarkSpec, ref: _Reference, device: str,
     if not os.path.isfile(out):  # one export serves both runtimes
         torch.manual_seed(0)  # the weights of the PyTorch forms
         try:
-            with quiet_init_log():
-                pytorch2onnx(ref.cfg, None, out, shape=ref.shape, part=part,
-                             config_name=spec.config)
+            pytorch2onnx(ref.cfg, None, out, shape=ref.shape, part=part,
+                         config_name=spec.config)
         except ExportError as error:
             if os.path.isfile(out):  # written, then failed its check
                 os.remove(out)

@@ -6,7 +6,8 @@ import torch
 from mmengine.analysis import FlopAnalyzer, parameter_count
 from mmengine.config import Config
 
-from .models import TensorForward, build_model, default_shape, dummy_batch
+from ..models.builder import build_model
+from .models import TensorForward, default_shape, dummy_batch
 
 PARTS = ('backbone', 'neck', 'rpn_head', 'roi_head', 'bbox_head',
          'decode_head', 'auxiliary_head')

@@ -24,7 +24,7 @@ from typing import Optional
 
 import torch.nn as nn
 
-from mmfasternet.engine.preflight import InputError
+from ..errors import InputError
 
 FORM_GRAMMAR = '{train|deploy}[_cl]_{fp32|bf16|fp16}[_compile][_fastroi]'
 DTYPES = ('fp32', 'bf16', 'fp16')

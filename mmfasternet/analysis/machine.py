@@ -65,3 +65,21 @@ def describe(device: str) -> List[str]:
     if device.startswith('cuda'):
         lines.append(f'device: {torch.cuda.get_device_name(device)}')
     return lines
+
+
+def machine_info() -> Dict[str, object]:
+    """CPU model, the flags that decide bf16 speed, cores, torch version."""
+    fields = lscpu()
+    info: Dict[str, object] = dict(torch=torch.__version__,
+                                   threads=torch.get_num_threads(),
+                                   platform=platform.platform())
+    if 'Model name' in fields:
+        info['cpu'] = fields['Model name']
+    if fields.get('CPU(s)', '').isdigit():
+        info['cpus'] = int(fields['CPU(s)'])
+    info['bf16_flags'] = sorted(
+        f for f in fields.get('Flags', '').split()
+        if f.startswith(('amx', 'avx512_bf16', 'avx512f')))
+    if torch.cuda.is_available():
+        info['gpu'] = torch.cuda.get_device_name()
+    return info

@@ -1,13 +1,10 @@
-"""Build any detector or segmentor config with random weights and dummy
-inputs, for counting and timing (speed does not need trained weights)."""
-import logging
+"""Configs by path or package name, and the dummy inputs that counting and
+timing feed a model (speed does not need trained weights)."""
 import os.path as osp
-from contextlib import contextmanager
-from typing import Iterator, Tuple
+from typing import Tuple
 
 import torch
 from mmengine.config import Config
-from mmengine.registry import DefaultScope
 from mmengine.utils import get_installed_path
 
 
@@ -20,47 +17,6 @@ def load_any_config(path: str) -> Config:
     if not osp.isfile(path):
         raise FileNotFoundError(f'config not found: {path}')
     return Config.fromfile(path)
-
-
-def _drop_pretrained(model_cfg) -> None:
-    """No checkpoint is read (or downloaded): weights stay random."""
-    model_cfg.pop('pretrained', None)
-    backbone = model_cfg.get('backbone', {})
-    if backbone.get('type') == 'FasterNet':
-        backbone.pop('init_cfg', None)  # keep its default random init
-    else:
-        backbone['init_cfg'] = None
-
-
-@contextmanager
-def quiet_init_log() -> Iterator[None]:
-    """mmengine logs every parameter's initialiser at INFO (hundreds of
-    lines per model); an analysis tool prints its result, not that."""
-    from mmengine.logging import MMLogger
-    logger = MMLogger.get_current_instance()
-    level = logger.level
-    logger.setLevel(logging.WARNING)
-    try:
-        yield
-    finally:
-        logger.setLevel(level)
-
-
-def build_model(cfg: Config) -> torch.nn.Module:
-    """The config's model in eval mode, random weights, no downloads."""
-    import mmfasternet  # noqa: F401  registers FasterNet
-    scope = cfg.get('default_scope', 'mmdet')
-    model_cfg = cfg.model.copy()
-    _drop_pretrained(model_cfg)
-    with DefaultScope.overwrite_default_scope(scope):
-        registry = __import__(f'{scope}.registry', fromlist=['MODELS'])
-        __import__(f'{scope}.utils', fromlist=['register_all_modules']
-                   ).register_all_modules(init_default_scope=False)
-        model = registry.MODELS.build(model_cfg)
-    if hasattr(model, 'init_weights'):
-        with quiet_init_log():
-            model.init_weights()
-    return model.eval()
 
 
 def default_shape(cfg: Config) -> Tuple[int, int]:

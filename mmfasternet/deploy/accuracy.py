@@ -14,30 +14,6 @@ from typing import Dict, List, Optional
 
 import numpy as np
 
-from ..engine.runner import build_runner, prepare_testing
-
-
-def evaluate(config: str, checkpoint: str, work_dir: str,
-             backend: Optional[str] = None,
-             cfg_options: Optional[dict] = None,
-             precision: Optional[str] = None) -> Dict:
-    """``tools/test.py`` in-process (one process); returns the metrics,
-    where the predictions went (.pkl for detection, a PNG folder for
-    segmentation) and the precision that ran (an exported model's as its
-    runtime reports it; PyTorch's fp32)."""
-    from mmengine.config import Config
-    scope = Config.fromfile(config).get('default_scope')
-    out = osp.join(work_dir, 'predictions' if scope == 'mmseg'
-                   else 'predictions.pkl')
-    cfg = prepare_testing(config, checkpoint, work_dir=work_dir, out=out,
-                          cfg_options=cfg_options, backend=backend,
-                          precision=precision)
-    runner = build_runner(cfg)
-    metrics = runner.test()
-    return dict(metrics={k: float(v) for k, v in metrics.items()},
-                predictions=out,
-                precision=getattr(runner.model, 'precision', 'fp32'))
-
 
 def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """IoU of each box in ``a`` (N, 4) with each in ``b`` (M, 4)."""

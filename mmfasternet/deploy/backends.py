@@ -19,7 +19,7 @@ from mmengine.logging import print_log
 from mmengine.model import BaseModel
 from mmengine.registry import MODELS
 
-from ..engine.preflight import InputError
+from ..errors import InputError
 from .postprocess import detections_to_instances
 from .precision import (check_precision, openvino_compiled_precision,
                         openvino_config)

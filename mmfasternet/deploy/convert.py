@@ -14,7 +14,8 @@ import torch
 import torch.nn as nn
 from mmengine.config import Config
 
-from ..engine.preflight import InputError
+from ..errors import InputError
+from ..models.builder import build_model
 from .backends import Session, write_metadata
 from .export import ExportError, exportable_model, prepare_for_export
 from .ops import MIN_OPSET, register_onnx_symbolics
@@ -24,30 +25,6 @@ MAX_OPSET = 20
 DEFAULT_OPSET = 17
 # fp32 agreement between PyTorch and the runtimes (issue 11's bounds).
 SCORE_TOLERANCE = 1e-3
-
-
-def build_model(cfg: Config, checkpoint: Optional[str]) -> nn.Module:
-    """The config's model in eval mode with ``checkpoint`` loaded (None:
-    the model's own initialisation, for structure checks)."""
-    from mmengine.registry import MODELS, init_default_scope
-    from mmengine.runner import load_checkpoint
-    init_default_scope(cfg.get('default_scope', 'mmdet'))
-    model_cfg = cfg.model.copy()
-    backbone = model_cfg.get('backbone')
-    if isinstance(backbone, dict) and isinstance(backbone.get('init_cfg'),
-                                                 dict):
-        if backbone['init_cfg'].get('type') == 'Pretrained':
-            backbone['init_cfg'] = None  # the checkpoint brings the weights
-    model = MODELS.build(model_cfg)
-    if checkpoint is None:
-        model.init_weights()
-    else:
-        if not osp.isfile(checkpoint):
-            raise InputError(f'CHECKPOINT not found: {checkpoint}. Pass a '
-                             f'.pth file trained with this config.')
-        load_checkpoint(model, checkpoint, map_location='cpu', strict=True,
-                        logger='silent')
-    return model.eval()
 
 
 def fixed_test_shape(cfg: Config, divisor: int = 32

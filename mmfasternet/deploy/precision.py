@@ -9,7 +9,7 @@ precision that ran is the one the compiled model reports, not the one asked.
 """
 from typing import Optional
 
-from ..engine.preflight import InputError
+from ..errors import InputError
 
 PRECISIONS = ('fp32', 'bf16')
 DEFAULT_PRECISION = 'fp32'  # what an fp32 file's name promises

@@ -21,7 +21,7 @@ import numpy as np
 import torch.nn.functional as F
 from mmengine.config import Config
 
-from ..engine.preflight import InputError
+from ..errors import InputError
 from .backends import check_fits_config, read_metadata, write_metadata
 
 # The operators given int8 kernels; the rest of the graph stays float.

@@ -14,7 +14,7 @@ from mmengine.model import BaseTTAModel, is_model_wrapper
 from mmengine.registry import HOOKS
 from torch import nn
 
-from ..checkpoint import CheckpointError
+from ..errors import CheckpointError
 
 EXAMPLES = 3
 

@@ -9,7 +9,7 @@ from mmengine.registry import HOOKS
 
 from ..inference import compile_dense_parts
 from ..ops import register_float32_predictions, use_fast_roi_align
-from .preflight import InputError
+from ..errors import InputError
 
 
 @HOOKS.register_module()

@@ -15,16 +15,14 @@ from typing import Dict, Iterator, List, Optional, Sequence, Tuple
 
 from mmengine.config import Config, ConfigDict
 from mmengine.registry import Registry
+from mmengine.runner import Runner
+
+from ..errors import InputError
+from ..models.builder import scope_registries
 
 # Top-level config keys that mmengine's Runner or the tools read.
-RUNNER_KEYS = set(inspect.signature(
-    __import__('mmengine.runner', fromlist=['Runner']).Runner.__init__
-).parameters) | {'custom_imports', 'auto_scale_lr', 'tta_model',
+RUNNER_KEYS = set(inspect.signature(Runner.__init__).parameters) | {'custom_imports', 'auto_scale_lr', 'tta_model',
                  'tta_pipeline', 'backend_args', 'data_root', 'dataset_type'}
-
-
-class InputError(Exception):
-    """A mistake in the user's input: the message says what and how to fix."""
 
 
 def _closest(word: str, options) -> str:
@@ -80,11 +78,10 @@ def config_syntax_error(path: str, error: SyntaxError) -> InputError:
 
 
 def _scope_registries(scope: Optional[str]) -> List[Registry]:
-    module = f'{scope}.registry' if scope else 'mmengine.registry'
     try:
-        registries = __import__(module, fromlist=['MODELS'])
+        registries = scope_registries(scope or 'mmengine')
     except ImportError:
-        registries = __import__('mmengine.registry', fromlist=['MODELS'])
+        registries = scope_registries('mmengine')
     return [r for r in vars(registries).values() if isinstance(r, Registry)]
 
 
@@ -321,8 +318,7 @@ def _dataset_default(dataset: ConfigDict, name: str, scope: Optional[str],
         return dataset[name]
     for module in (scope, 'mmseg'):
         try:
-            registry = __import__(f'{module}.registry',
-                                  fromlist=['DATASETS']).DATASETS
+            registry = scope_registries(module).DATASETS
             parameter = inspect.signature(registry.get(
                 dataset.get('type'))).parameters[name]
         except (ImportError, AttributeError, KeyError, TypeError,
@@ -383,13 +379,6 @@ def check_datasets(cfg: Config, splits: Tuple[str, ...] = (
                 _dataset_default(dataset, 'img_suffix', scope, '.jpg'),
                 _dataset_default(dataset, 'seg_map_suffix', scope, '.png')))
     return report
-
-
-def check_checkpoint_file(path: Optional[str], option: str) -> None:
-    if path and '://' not in path and not osp.isfile(path):
-        raise InputError(
-            f'checkpoint not found: {path} ({option}). Pass the path of an '
-            f'existing checkpoint.')
 
 
 def check_work_dir(work_dir: str, resume: bool, overwrite: bool) -> None:

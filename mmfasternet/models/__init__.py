@@ -1,3 +1,4 @@
 from .backbones import FasterNet
+from .builder import build_model, scope_registries
 
-__all__ = ['FasterNet']
+__all__ = ['FasterNet', 'build_model', 'scope_registries']

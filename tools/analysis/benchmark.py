@@ -14,26 +14,21 @@ Configs of installed packages work too: mmdet::mask_rcnn/....py
 
 --out X.csv writes X.csv, X.txt (the printed tables with the command, date,
 machine and load) and, with --parts, X_parts.csv."""
-import warnings
+import argparse
+import sys
+from typing import List
 
-# setuptools' notice, raised by imports of the stack below: not for users.
-warnings.filterwarnings('ignore', 'pkg_resources is deprecated', UserWarning)
+from mmengine.config import DictAction
 
-import argparse  # noqa: E402
-import sys  # noqa: E402
-from typing import List  # noqa: E402
-
-from mmengine.config import DictAction  # noqa: E402
-
-from mmfasternet.analysis.benchmark import (  # noqa: E402
+from mmfasternet.analysis.benchmark import (
     BenchmarkSpec, config_label, format_parts, format_results, plot_results,
     run_benchmark, write_results)
-from mmfasternet.analysis.forms import FORM_GRAMMAR, parse_form  # noqa: E402
-from mmfasternet.analysis.machine import (  # noqa: E402
+from mmfasternet.analysis.forms import FORM_GRAMMAR, parse_form
+from mmfasternet.analysis.machine import (
     command_line, describe, load, now)
-from mmfasternet.deploy.precision import check_precision  # noqa: E402
-from mmfasternet.engine.errors import run_cli  # noqa: E402
-from mmfasternet.engine.preflight import InputError  # noqa: E402
+from mmfasternet.deploy.precision import check_precision
+from mmfasternet.apis import run_cli
+from mmfasternet.errors import InputError
 
 # Flags of earlier versions and what replaced them.
 REPLACED = {

@@ -4,20 +4,15 @@ paths) at 96x56x56 .. 768x7x7, in fp32 and bf16 autocast.
 
 --out X.csv writes X.csv and X.txt (the printed table with the command,
 date, machine and load)."""
-import warnings
+import argparse
+import csv
 
-# setuptools' notice, raised by imports of the stack below: not for users.
-warnings.filterwarnings('ignore', 'pkg_resources is deprecated', UserWarning)
-
-import argparse  # noqa: E402
-import csv  # noqa: E402
-
-from mmfasternet.analysis.machine import (  # noqa: E402
+from mmfasternet.analysis.machine import (
     command_line, describe, load, now)
-from mmfasternet.analysis.operators import (  # noqa: E402
+from mmfasternet.analysis.operators import (
     STAGE_SHAPES, benchmark_operators, format_operator_rows)
-from mmfasternet.engine.errors import run_cli  # noqa: E402
-from mmfasternet.engine.preflight import InputError  # noqa: E402
+from mmfasternet.apis import run_cli
+from mmfasternet.errors import InputError
 
 
 def main() -> None:

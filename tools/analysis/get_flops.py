@@ -3,20 +3,15 @@ backbone, neck and heads separately (mmengine's counter; one multiply-add is
 one FLOP). Default input: 1280x800 for detection, 512x512 for segmentation,
 or the fixed size the test pipeline pads to (RTMDet: 640x640).
 Configs of installed packages work too: mmdet::mask_rcnn/....py"""
-import warnings
+import argparse
+import sys
 
-# setuptools' notice, raised by imports of the stack below: not for users.
-warnings.filterwarnings('ignore', 'pkg_resources is deprecated', UserWarning)
-
-import argparse  # noqa: E402
-import sys  # noqa: E402
-
-from mmfasternet.analysis.complexity import (format_complexity,  # noqa: E402
+from mmfasternet.analysis.complexity import (format_complexity,
                                              model_complexity)
-from mmfasternet.analysis.models import (default_shape,  # noqa: E402
+from mmfasternet.analysis.models import (default_shape,
                                          load_any_config)
-from mmfasternet.engine.cli import quiet_model_logs  # noqa: E402
-from mmfasternet.engine.errors import run_cli  # noqa: E402
+from mmfasternet.apis.cli import quiet_model_logs
+from mmfasternet.apis import run_cli
 
 
 def main() -> None:

@@ -13,23 +13,18 @@ Example (the trained Mask R-CNN demo):
     --precisions fp32 bf16 --int8 maskrcnn_t0_int8.onnx \
     --results benchmarks/precision_accuracy_cpu.json
 """
-import warnings
+import argparse
+import datetime
+import json
+import os
+import os.path as osp
 
-# setuptools' notice, raised by imports of the stack below: not for users.
-warnings.filterwarnings('ignore', 'pkg_resources is deprecated', UserWarning)
-
-import argparse  # noqa: E402
-import datetime  # noqa: E402
-import json  # noqa: E402
-import os  # noqa: E402
-import os.path as osp  # noqa: E402
-
-from mmfasternet.analysis.machine import command_line, describe  # noqa: E402
-from mmfasternet.deploy.accuracy import (  # noqa: E402
-    compare_predictions, evaluate, metric_differences)
-from mmfasternet.deploy.precision import check_precision  # noqa: E402
-from mmfasternet.engine.errors import run_cli  # noqa: E402
-from mmfasternet.engine.preflight import InputError  # noqa: E402
+from mmfasternet.analysis.machine import command_line, describe
+from mmfasternet.apis import evaluate
+from mmfasternet.deploy.accuracy import compare_predictions, metric_differences
+from mmfasternet.deploy.precision import check_precision
+from mmfasternet.apis import run_cli
+from mmfasternet.errors import InputError
 
 
 def parse_args() -> argparse.Namespace:

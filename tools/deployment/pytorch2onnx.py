@@ -6,19 +6,14 @@ the input size) in standard ONNX operators. The file is checked with
 onnx.checker and its ONNX Runtime outputs compared with PyTorch's before the
 tool reports success. Evaluate it with tools/test.py CONFIG FILE.onnx.
 """
-import warnings
+import argparse
+import json
 
-# setuptools' notice, raised by imports of the stack below: not for users.
-warnings.filterwarnings('ignore', 'pkg_resources is deprecated', UserWarning)
-
-import argparse  # noqa: E402
-import json  # noqa: E402
-
-from mmfasternet.deploy.convert import (  # noqa: E402
+from mmfasternet.deploy.convert import (
     DEFAULT_OPSET, export_shape, pytorch2onnx)
-from mmfasternet.engine.cli import quiet_model_logs  # noqa: E402
-from mmfasternet.engine.errors import run_cli  # noqa: E402
-from mmfasternet.engine.runner import load_config  # noqa: E402
+from mmfasternet.apis.cli import quiet_model_logs
+from mmfasternet.apis import run_cli
+from mmfasternet.apis.runner import load_config
 
 
 def parse_args() -> argparse.Namespace:

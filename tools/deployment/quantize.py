@@ -10,23 +10,18 @@ Calibration reads --calib-images images of the config's training split
 through its test pipeline. Score the result with
 tools/test.py CONFIG OUT --backend onnxruntime|openvino.
 """
-import warnings
+import argparse
+import json
 
-# setuptools' notice, raised by imports of the stack below: not for users.
-warnings.filterwarnings('ignore', 'pkg_resources is deprecated', UserWarning)
+from mmengine.config import DictAction
 
-import argparse  # noqa: E402
-import json  # noqa: E402
-
-from mmengine.config import DictAction  # noqa: E402
-
-from mmfasternet.deploy.convert import (  # noqa: E402
+from mmfasternet.deploy.convert import (
     export_shape, pytorch2onnx)
-from mmfasternet.deploy.quantize import (  # noqa: E402
+from mmfasternet.deploy.quantize import (
     DEFAULT_CALIBRATION_IMAGES, quantize_onnx)
-from mmfasternet.engine.cli import quiet_model_logs  # noqa: E402
-from mmfasternet.engine.errors import run_cli  # noqa: E402
-from mmfasternet.engine.runner import load_config  # noqa: E402
+from mmfasternet.apis.cli import quiet_model_logs
+from mmfasternet.apis import run_cli
+from mmfasternet.apis.runner import load_config
 
 
 def parse_args() -> argparse.Namespace:

@@ -7,17 +7,12 @@ The saved checkpoint loads strictly into the same config built with
     python tools/model_converters/reparameterize_model.py CONFIG CKPT OUT
     python tools/test.py CONFIG OUT --cfg-options model.backbone.deploy=True
 """
-import warnings
+import argparse
 
-# setuptools' notice, raised by imports of the stack below: not for users.
-warnings.filterwarnings('ignore', 'pkg_resources is deprecated', UserWarning)
-
-import argparse  # noqa: E402
-
-from mmfasternet.engine.errors import run_cli  # noqa: E402
-from mmfasternet.engine.reparameterize import (  # noqa: E402
+from mmfasternet.apis import run_cli
+from mmfasternet.apis.reparameterize import (
     reparameterize_checkpoint)
-from mmfasternet.engine.runner import load_config  # noqa: E402
+from mmfasternet.apis.runner import load_config
 
 
 def main() -> None:

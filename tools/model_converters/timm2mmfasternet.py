@@ -9,19 +9,14 @@ dict. DST: a ``.pth`` with ``state_dict`` that ``init_cfg=dict(type=
 'Pretrained', checkpoint=DST)`` loads (it loads SRC directly too). Nothing
 is dropped: the classifier keeps its tensors under the official names.
 """
-import warnings
+import argparse
+import os.path as osp
 
-# setuptools' notice, raised by imports of the stack below: not for users.
-warnings.filterwarnings('ignore', 'pkg_resources is deprecated', UserWarning)
+import torch
 
-import argparse  # noqa: E402
-import os.path as osp  # noqa: E402
-
-import torch  # noqa: E402
-
-from mmfasternet.engine.errors import run_cli  # noqa: E402
-from mmfasternet.engine.preflight import InputError  # noqa: E402
-from mmfasternet.models.backbones.timm_keys import (  # noqa: E402
+from mmfasternet.apis import run_cli
+from mmfasternet.errors import InputError
+from mmfasternet.models.backbones.timm_keys import (
     is_timm_state_dict, load_weights_file, timm_to_official)
 
 

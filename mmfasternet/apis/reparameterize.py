@@ -4,28 +4,14 @@ config built with ``model.backbone.deploy=True``."""
 import os.path as osp
 from typing import Optional
 
-import torch.nn as nn
 from mmengine.config import Config
-from mmengine.registry import DefaultScope, init_default_scope
 from mmengine.runner.checkpoint import _load_checkpoint, save_checkpoint
 
+from ..checkpoint import check_checkpoint_file
+from ..errors import InputError
 from ..inference import fasternet_backbones
 from ..models.backbones.fasternet import is_fused_state_dict
-from .preflight import InputError, check_checkpoint_file
-
-
-def build_training_form(cfg: Config) -> nn.Module:
-    """The config's model with its backbone in training form (unfolded) and
-    no pretrained weights read (the checkpoint provides them)."""
-    model_cfg = cfg.model.copy()
-    backbone = model_cfg.get('backbone')
-    if isinstance(backbone, dict) and backbone.get('type') == 'FasterNet':
-        backbone.update(deploy=False, init_cfg=None)
-    scope = cfg.get('default_scope', 'mmdet')
-    with DefaultScope.overwrite_default_scope(scope):
-        init_default_scope(scope)
-        registry = __import__(f'{scope}.registry', fromlist=['MODELS'])
-        return registry.MODELS.build(model_cfg)
+from ..models.builder import build_model
 
 
 def _state_dict(checkpoint: dict) -> dict:
@@ -49,7 +35,7 @@ def reparameterize_checkpoint(cfg: Config, config_path: str,
     if osp.abspath(out_path) == osp.abspath(checkpoint_path):
         raise InputError(f'OUT {out_path} is the input checkpoint; write the '
                          f'folded model to another file.')
-    model = build_training_form(cfg)
+    model = build_model(cfg, backbone_deploy=False, init_weights=False)
     if not fasternet_backbones(model):
         raise InputError(f'{config_path}: the model has no FasterNet '
                          f'backbone, so there is nothing to fold.')

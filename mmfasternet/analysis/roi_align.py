@@ -1,20 +1,15 @@
-"""Time mmcv's RoIAlign against FastRoIAlign on a Mask R-CNN's real shape.
+"""mmcv's RoIAlign against FastRoIAlign on a Mask R-CNN's real shape
+(``tools/analysis/benchmark_roi_align.py``).
 
-``python -m mmfasternet.ops.roi_align_benchmark --out benchmarks/roi_align``
-builds mmdet's ``SingleRoIExtractor`` (4 FPN levels, strides 4-32, 256
+:func:`run` builds mmdet's ``SingleRoIExtractor`` (4 FPN levels, strides 4-32, 256
 channels of a 800x1280 image) once with each RoI layer and times the bbox
 head's call (1,000 proposals of mixed sizes, 7x7, ``sampling_ratio=0``) and
 the mask head's (100 RoIs, 14x14), fp32 and bf16 features, with
-``torch.utils.benchmark``. It writes ``OUT.csv`` and ``OUT.txt`` (the table
-with the command, CPU model, threads, date and load average).
+``torch.utils.benchmark``; :func:`write` saves ``OUT.csv`` and ``OUT.txt``
+(the table under the command, machine, date and load).
 """
-import argparse
 import csv
 import os
-import platform
-import subprocess
-import sys
-import time
 from typing import Dict, List
 
 import torch
@@ -57,22 +52,6 @@ def build_extractor(layer: str, output_size: int) -> torch.nn.Module:
              featmap_strides=list(STRIDES)))
 
 
-def machine() -> Dict[str, str]:
-    """CPU model (lscpu), threads, date and load average."""
-    model = platform.processor()
-    try:
-        for line in subprocess.run(['lscpu'], capture_output=True,
-                                   text=True).stdout.splitlines():
-            if line.startswith('Model name:'):
-                model = line.split(':', 1)[1].strip()
-    except OSError:
-        pass
-    return dict(cpu=model,
-                threads=str(torch.get_num_threads()),
-                date=time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime()),
-                load=' '.join(f'{x:.2f}' for x in os.getloadavg()))
-
-
 def run(threads: int, min_run_time: float) -> List[Dict[str, str]]:
     torch.set_num_threads(threads)
     generator = torch.Generator().manual_seed(0)
@@ -108,42 +87,20 @@ def run(threads: int, min_run_time: float) -> List[Dict[str, str]]:
     return rows
 
 
-def write(rows: List[Dict[str, str]], out: str, info: Dict[str, str],
-          command: str) -> str:
+def write(rows: List[Dict[str, str]], out: str, header_lines: List[str]
+          ) -> str:
     os.makedirs(os.path.dirname(out) or '.', exist_ok=True)
     with open(out + '.csv', 'w', newline='') as file:
         writer = csv.DictWriter(file, fieldnames=list(rows[0]))
         writer.writeheader()
         writer.writerows(rows)
     header = list(rows[0])
-    lines = [
-        f'command: {command}',
-        f"cpu: {info['cpu']}; threads: {info['threads']}; "
-        f"date: {info['date']}; load average before: {info['load']}",
-        f'torch {torch.__version__}; 800x1280 image, 256 channels, FPN '
-        f'strides {STRIDES}; mmdet SingleRoIExtractor, sampling_ratio=0', '',
+    lines = header_lines + [
+        f'800x1280 image, 256 channels, FPN strides {STRIDES}; mmdet '
+        f'SingleRoIExtractor, sampling_ratio=0', '',
         ' | '.join(header), ' | '.join('---' for _ in header)
     ] + [' | '.join(row[k] for k in header) for row in rows]
     text = '\n'.join(lines) + '\n'
     with open(out + '.txt', 'w') as file:
         file.write(text)
     return text
-
-
-def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('--out', default='benchmarks/roi_align',
-                        help='results path without extension')
-    parser.add_argument('--threads', type=int, default=2)
-    parser.add_argument('--min-run-time', type=float, default=3.0,
-                        help='seconds per measurement')
-    args = parser.parse_args(argv)
-    info = machine()
-    rows = run(args.threads, args.min_run_time)
-    command = 'python -m mmfasternet.ops.roi_align_benchmark ' + ' '.join(
-        sys.argv[1:] if argv is None else argv)
-    print(write(rows, args.out, info, command))
-
-
-if __name__ == '__main__':
-    main()

@@ -31,8 +31,8 @@ main metric in PyTorch and in the runtime, the difference in points, and
 the per-image agreement. Paths are relative to the repository root. So a page
 never holds a figure that its source file does not.
 
-    python tools/misc/doc_tables.py README.md docs/*.md           # rewrite
-    python tools/misc/doc_tables.py --check README.md docs/*.md   # 1 if stale
+    python .dev_scripts/doc_tables.py README.md docs/*.md           # rewrite
+    python .dev_scripts/doc_tables.py --check README.md docs/*.md   # 1 if stale
 """
 import argparse
 import json
@@ -41,7 +41,7 @@ import re
 import sys
 from typing import List
 
-ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 BLOCK = re.compile(r'(<!-- table: (.*?)-->)\n.*?(<!-- end table -->)', re.S)
 
 
@@ -292,7 +292,7 @@ def main() -> None:
             print(f'{page}: tables written')
     if stale:
         sys.exit(f'error: tables out of date with their files in '
-                 f'{", ".join(stale)}; run python tools/misc/doc_tables.py '
+                 f'{", ".join(stale)}; run python .dev_scripts/doc_tables.py '
                  f'{" ".join(stale)}')
 
 

@@ -1,4 +1,4 @@
-"""Config handling and Runner building shared by tools/train.py and test.py.
+"""Training and testing as tools/train.py and tools/test.py run them.
 
 The tools serve mmdet and mmseg configs alike: the config's
 ``default_scope`` decides which library's registries are used. What this
@@ -8,7 +8,7 @@ distributed runs, exact resume, and evaluation that keeps partial results.
 import os
 import os.path as osp
 from contextlib import contextmanager
-from typing import Iterator, List, Optional
+from typing import Dict, Iterator, List, Optional
 
 import torch
 import torch.distributed as dist
@@ -17,11 +17,13 @@ from mmengine.logging import print_log
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
+from ..checkpoint import check_checkpoint_file
 # Register RNGStateHook, CheckpointFitHook and ResilientTestLoop.
-from . import checkpoint_fit, hooks, loops  # noqa: F401
-from .preflight import (InputError, check_cfg_options, check_checkpoint_file,
-                        check_config_path, check_datasets, check_work_dir,
-                        config_syntax_error)
+from ..engine import checkpoint_fit, hooks, loops  # noqa: F401
+from ..engine.preflight import (check_cfg_options, check_config_path,
+                                check_datasets, check_work_dir,
+                                config_syntax_error)
+from ..errors import InputError
 
 
 def load_config(path: str, cfg_options: Optional[dict] = None) -> Config:
@@ -152,6 +154,28 @@ def run_testing(cfg: Config) -> dict:
     """Build the runner from a prepared config and test; the metrics."""
     with process_group_closed_at_exit():
         return build_runner(cfg).test()
+
+
+def evaluate(config: str, checkpoint: str, work_dir: str,
+             backend: Optional[str] = None,
+             cfg_options: Optional[dict] = None,
+             precision: Optional[str] = None) -> Dict:
+    """``tools/test.py`` in-process (one process); returns the metrics,
+    where the predictions went (.pkl for detection, a PNG folder for
+    segmentation) and the precision that ran (an exported model's as its
+    runtime reports it; PyTorch's fp32)."""
+    scope = Config.fromfile(config).get('default_scope')
+    out = osp.join(work_dir, 'predictions' if scope == 'mmseg'
+                   else 'predictions.pkl')
+    cfg = prepare_testing(config, checkpoint, work_dir=work_dir, out=out,
+                          cfg_options=cfg_options, backend=backend,
+                          precision=precision)
+    runner = build_runner(cfg)
+    with process_group_closed_at_exit():
+        metrics = runner.test()
+    return dict(metrics={k: float(v) for k, v in metrics.items()},
+                predictions=out,
+                precision=getattr(runner.model, 'precision', 'fp32'))
 
 
 def prepare_training(config: str,

@@ -7,24 +7,19 @@ config's model (the numbers tools/analysis/get_flops.py prints: detection at
 paper's and the official release's, for the configs that reproduce them
 (Mask R-CNN S/M/L, JierunChen/FasterNet v1.0); nothing else is claimed.
 
-    python tools/model_zoo/make_metafile.py     # every configs/*.py
+    python .dev_scripts/make_metafile.py     # every configs/*.py
 
-It also rewrites the table between the markers in docs/model_zoo.md from the
-metafile it wrote.
+The model-zoo tables of README.md and docs/model_zoo.md are then written
+from the metafile by ``python .dev_scripts/doc_tables.py README.md docs/*.md``.
 """
-import warnings
+import argparse
+import glob
+import json
+import os
+import os.path as osp
+from typing import Dict, Optional
 
-# setuptools' notice, raised by imports of the stack below: not for users.
-warnings.filterwarnings('ignore', 'pkg_resources is deprecated', UserWarning)
-
-import argparse  # noqa: E402
-import glob  # noqa: E402
-import json  # noqa: E402
-import os  # noqa: E402
-import os.path as osp  # noqa: E402
-from typing import Dict, Optional  # noqa: E402
-
-import yaml  # noqa: E402
+import yaml
 
 RELEASE = 'https://github.com/JierunChen/FasterNet/releases/download/v1.0/'
 # COCO val2017, official detection/README.MD (JierunChen/FasterNet).
@@ -96,45 +91,10 @@ def model_entry(config: str, complexity: Optional[dict],
     return entry
 
 
-TABLE_BEGIN = '<!-- model zoo table: tools/model_zoo/make_metafile.py -->'
-TABLE_END = '<!-- end of model zoo table -->'
-
-
-def zoo_table(models: list) -> str:
-    """The docs/model_zoo.md table of a metafile's ``Models``."""
-    lines = ['| config | params | FLOPs | box AP | mask AP | weights |',
-             '| --- | ---: | ---: | ---: | ---: | --- |']
-    for model in models:
-        meta = model['Metadata']
-        metrics = {k: v for r in model.get('Results', [])
-                   for k, v in r['Metrics'].items()}
-        flops = f"{meta['FLOPs'] / 1e9:.1f}G" if 'FLOPs' in meta else '-'
-        params = f"{meta['Parameters'] / 1e6:.2f}M" \
-            if 'Parameters' in meta else '-'
-        weights = f"[model]({model['Weights']})" if 'Weights' in model \
-            else '-'
-        lines.append(
-            f"| [{model['Name']}](../{model['Config']}) "
-            f"| {params} "
-            f"| {flops} "
-            f"| {metrics.get('box AP', '-')} | {metrics.get('mask AP', '-')} "
-            f'| {weights} |')
-    return '\n'.join(lines)
-
-
-def write_zoo_table(doc: str, models: list) -> None:
-    with open(doc) as f:
-        text = f.read()
-    head, rest = text.split(TABLE_BEGIN)
-    _, tail = rest.split(TABLE_END)
-    with open(doc, 'w') as f:
-        f.write(f'{head}{TABLE_BEGIN}\n{zoo_table(models)}\n{TABLE_END}'
-                f'{tail}')
-
-
 def count(config: str, flops: bool = True) -> Dict[str, int]:
     from mmfasternet.analysis.complexity import model_complexity
-    from mmfasternet.analysis.models import build_model, load_any_config
+    from mmfasternet.analysis.models import load_any_config
+    from mmfasternet.models import build_model
     cfg = load_any_config(config)
     if flops:
         counts = model_complexity(cfg)['model']
@@ -183,7 +143,7 @@ def main() -> None:
             config, counts, config_epochs(osp.join(args.root, config))))
     if args.only:
         return
-    header = ('# Written by tools/model_zoo/make_metafile.py; FLOPs and '
+    header = ('# Written by .dev_scripts/make_metafile.py; FLOPs and '
               'Parameters\n# counted by mmengine (tools/analysis/get_flops.py'
               ': 1280x800 detection,\n# 640x640 RTMDet, 512x512 segmentation)'
               '. Results and Weights: the paper /\n# official release.\n')
@@ -193,7 +153,6 @@ def main() -> None:
                        sort_keys=False, width=79)
     with open(osp.join(args.root, 'model-index.yml'), 'w') as f:
         yaml.safe_dump(dict(Import=['configs/metafile.yml']), f)
-    write_zoo_table(osp.join(args.root, 'docs', 'model_zoo.md'), models)
 
 
 if __name__ == '__main__':

@@ -2,19 +2,19 @@
 report how it ends (docs/deployment.md, "Which exporter, and why").
 
 pytorch2onnx.py uses the TorchScript-based exporter; this tool reproduces
-the comparison: python tools/deployment/try_dynamo_export.py CONFIG
+the comparison: python .dev_scripts/try_dynamo_export.py CONFIG
 """
 import argparse
 import time
 
 import torch
 
-from mmfasternet.deploy.convert import build_model
+from mmfasternet.models import build_model
 from mmfasternet.deploy.export import exportable_model, prepare_for_export
 from mmfasternet.deploy.ops import onnxscript_translations
-from mmfasternet.engine.cli import quiet_model_logs
-from mmfasternet.engine.errors import run_cli
-from mmfasternet.engine.runner import load_config
+from mmfasternet.apis.cli import quiet_model_logs
+from mmfasternet.apis import run_cli
+from mmfasternet.apis.runner import load_config
 
 
 def main() -> None:
