@@ -1,21 +1,23 @@
 #!/usr/bin/env bash
-# Build docker/Dockerfile.cpu and run it, on a machine that cannot reach
-# Docker Hub nor (from inside a container) PyPI: the steps behind the figures
-# in docker/README.md. Run as root on Debian bookworm, from the repository
-# root, with the project's .venv installed (scripts/install.sh): its pip cache
-# holds the mmcv wheel that the wheelhouse reuses.
+# Build docker/Dockerfile.cpu and run its demo and tests on a host that
+# cannot reach Docker Hub, nor PyPI from inside a container: the base image
+# is made locally from Debian packages and the Python stack comes from a
+# wheelhouse. Run as root on Debian bookworm (debootstrap and docker.io
+# installed), from the repository root, after scripts/install.sh has made
+# .venv: its pip cache holds the mmcv wheel that the wheelhouse reuses.
 #
-#   bash docker/build_local_test.sh base      # python:3.11-slim stand-in
 #   bash docker/build_local_test.sh daemon    # dockerd (vfs, no iptables)
+#   bash docker/build_local_test.sh base      # python:3.11-slim stand-in
 #   bash docker/build_local_test.sh wheels    # docker/wheelhouse
-#   bash docker/build_local_test.sh build     # mmcv-fasternet:cpu
+#   bash docker/build_local_test.sh build     # mmfasternet:cpu
 #   bash docker/build_local_test.sh demo      # default command, uid 1000
 #   bash docker/build_local_test.sh test      # bash scripts/test.sh, uid 1000
 #   bash docker/build_local_test.sh all       # all of the above, in order
 #
-# Environment: LAB (default /tmp/dockerlab: root tree, daemon data, logs),
-# MIRROR (Debian mirror for debootstrap), CPU_SHARES (docker run, default
-# 128: low priority on a shared machine).
+# Environment: LAB (default /tmp/dockerlab: base tree, daemon data, logs of
+# dockerd, build, demo and test), MIRROR (Debian mirror for debootstrap),
+# CPU_SHARES (the containers' --cpu-shares, default 128, so they yield to
+# other work on the host). Results measured with it: docker/README.md.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 lab="${LAB:-/tmp/dockerlab}"

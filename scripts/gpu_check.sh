@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The checks that need an NVIDIA GPU, from a fresh checkout, in three stages
-# that each fit a 10-minute limit on a 16-core machine once the build is done
-# (the environment persists between stages):
+# sized to take under 10 minutes each on a 16-core machine once the build is
+# done (not yet timed on a GPU; the environment persists between stages):
 #
 #   scripts/gpu_check.sh --stage build   CUDA stack via scripts/install.sh,
 #                                        mmcv's ops for this machine's GPUs
