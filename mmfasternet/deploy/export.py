@@ -38,7 +38,7 @@ def prepare_for_export(model: nn.Module) -> nn.Module:
     The partial conv takes its split/concat path: the deploy form's
     copy-and-overwrite writes a slice, which ONNX can only express as
     ScatterND (slower in the runtimes and larger graphs, the bloat of the
-    official repo's issue #16). The values are the same.
+    JierunChen/FasterNet issue #16). The values are the same.
     """
     optimize_for_inference(model, deploy=bool(fasternet_backbones(model)))
     for backbone in fasternet_backbones(model):

@@ -1,8 +1,9 @@
 """RoIAlign over all RoIs at once, on every CPU core.
 
 mmcv's CPU ``RoIAlign`` walks RoIs, channels and bins one at a time on a
-single thread (issue 10 measured 529 ms for one bbox-head call of a Mask
-R-CNN at 800x1280, 1,000 RoIs). This
+single thread (one bbox-head call of a Mask R-CNN at 800x1280, 1,000
+RoIs, took 529 ms in an early measurement on an AMD EPYC;
+tools/analysis/benchmark_roi_align.py times both layers). This
 version gives the same values (float32 arithmetic in mmcv's order for the
 sample positions, mmcv's bilinear boundary rules) with two vectorised steps:
 
