@@ -2,7 +2,7 @@
 
 mmcv's CPU ``RoIAlign`` walks RoIs, channels and bins one at a time on a
 single thread (one bbox-head call of a Mask R-CNN at 800x1280, 1,000
-RoIs, took 529 ms in an early measurement on an AMD EPYC;
+RoIs, took 529 ms in an early measurement, CPU not recorded;
 tools/analysis/benchmark_roi_align.py times both layers). This
 version gives the same values (float32 arithmetic in mmcv's order for the
 sample positions, mmcv's bilinear boundary rules) with two vectorised steps:
