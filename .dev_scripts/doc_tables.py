@@ -31,8 +31,8 @@ main metric in PyTorch and in the runtime, the difference in points, and
 the per-image agreement. Paths are relative to the repository root. So a page
 never holds a figure that its source file does not.
 
-    python .dev_scripts/doc_tables.py README.md docs/*.md           # rewrite
-    python .dev_scripts/doc_tables.py --check README.md docs/*.md   # 1 if stale
+    python .dev_scripts/doc_tables.py README.md docs/*.md          # rewrite
+    python .dev_scripts/doc_tables.py --check README.md docs/*.md  # 1: stale
 """
 import argparse
 import json

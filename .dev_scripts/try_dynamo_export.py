@@ -9,12 +9,12 @@ import time
 
 import torch
 
-from mmfasternet.models import build_model
+from mmfasternet.apis import run_cli
+from mmfasternet.apis.cli import quiet_model_logs
+from mmfasternet.apis.runner import load_config
 from mmfasternet.deploy.export import exportable_model, prepare_for_export
 from mmfasternet.deploy.ops import onnxscript_translations
-from mmfasternet.apis.cli import quiet_model_logs
-from mmfasternet.apis import run_cli
-from mmfasternet.apis.runner import load_config
+from mmfasternet.models import build_model
 
 
 def main() -> None:

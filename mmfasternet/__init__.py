@@ -9,18 +9,16 @@ mmcv's nms and RoIAlign accept bf16/fp16 inputs (computed in float32, see
 """
 import warnings
 
-# setuptools' notice, raised when mmengine and mmcv import pkg_resources:
-# not for users of this package (set before anything imports them).
-warnings.filterwarnings('ignore', 'pkg_resources is deprecated', UserWarning)
-
-from .checkpoint import (register_atomic_local_backend,  # noqa: E402
+from .checkpoint import (register_atomic_local_backend,
                          register_safe_checkpoint_loader)
-from .models import FasterNet  # noqa: E402
-from .ops import (install_half_precision_fallbacks,  # noqa: E402
-                  register_fast_roi_align)
+from .models import FasterNet
+from .ops import install_half_precision_fallbacks, register_fast_roi_align
 
 __version__ = '0.1.0'
 
+# setuptools' notice, raised when mmengine and mmcv import pkg_resources to
+# read mmdet::/mmseg:: configs: addressed to them, not to users of the tools.
+warnings.filterwarnings('ignore', 'pkg_resources is deprecated', UserWarning)
 register_safe_checkpoint_loader()
 register_atomic_local_backend()
 install_half_precision_fallbacks()

@@ -4,9 +4,9 @@ demo's test runs and the time of each stage into one results JSON."""
 import argparse
 import json
 
-from mmfasternet.demo import (
-    plot_loss_curve, save_untrained_checkpoint, write_demo_results)
 from mmfasternet.apis import run_cli
+from mmfasternet.demo import (plot_loss_curve, save_untrained_checkpoint,
+                              write_demo_results)
 
 
 def main() -> None:

@@ -3,9 +3,8 @@ tests (seeded, so every machine gets the same files; an existing folder made
 with the same settings is kept as it is)."""
 import argparse
 
-from mmfasternet.datasets import (make_ade_dataset,
-                                  make_coco_dataset)
 from mmfasternet.apis import run_cli
+from mmfasternet.datasets import make_ade_dataset, make_coco_dataset
 
 
 def main() -> None:

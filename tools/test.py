@@ -8,13 +8,10 @@ before it are kept in the work dir.
 """
 import argparse
 
-from mmfasternet.apis.cli import (add_runner_arguments,
-                                    parse_runner_arguments)
 from mmfasternet.apis import run_cli
-from mmfasternet.engine.fast_test import (
-    apply_fast_test_options)
-from mmfasternet.apis.runner import (prepare_testing,
-                                       run_testing)
+from mmfasternet.apis.cli import add_runner_arguments, parse_runner_arguments
+from mmfasternet.apis.runner import prepare_testing, run_testing
+from mmfasternet.engine.fast_test import apply_fast_test_options
 
 
 def parse_args() -> argparse.Namespace:

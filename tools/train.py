@@ -9,11 +9,9 @@ is exact, and a work dir that holds checkpoints is never overwritten without
 """
 import argparse
 
-from mmfasternet.apis.cli import (add_runner_arguments,
-                                    parse_runner_arguments)
 from mmfasternet.apis import run_cli
-from mmfasternet.apis.runner import (prepare_training,
-                                       run_training)
+from mmfasternet.apis.cli import add_runner_arguments, parse_runner_arguments
+from mmfasternet.apis.runner import prepare_training, run_training
 
 
 def parse_args() -> argparse.Namespace:

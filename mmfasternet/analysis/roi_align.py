@@ -1,12 +1,12 @@
 """mmcv's RoIAlign against FastRoIAlign on a Mask R-CNN's real shape
 (``tools/analysis/benchmark_roi_align.py``).
 
-:func:`run` builds mmdet's ``SingleRoIExtractor`` (4 FPN levels, strides 4-32, 256
-channels of a 800x1280 image) once with each RoI layer and times the bbox
-head's call (1,000 proposals of mixed sizes, 7x7, ``sampling_ratio=0``) and
-the mask head's (100 RoIs, 14x14), fp32 and bf16 features, with
-``torch.utils.benchmark``; :func:`write` saves ``OUT.csv`` and ``OUT.txt``
-(the table under the command, machine, date and load).
+:func:`run` builds mmdet's ``SingleRoIExtractor`` (4 FPN levels, strides 4-32,
+256 channels of a 800x1280 image) once with each RoI layer and times the bbox
+head's call (1,000 proposals of mixed sizes, 7x7, ``sampling_ratio=0``) and the
+mask head's (100 RoIs, 14x14), fp32 and bf16 features, with
+``torch.utils.benchmark``; :func:`write` saves ``OUT.csv`` and ``OUT.txt`` (the
+table under the command, machine, date and load).
 """
 import csv
 import os
@@ -42,8 +42,9 @@ def mixed_rois(num: int, height: int, width: int,
 def build_extractor(layer: str, output_size: int) -> torch.nn.Module:
     """mmdet's SingleRoIExtractor with ``layer`` ('RoIAlign' or
     'FastRoIAlign') as its RoI layer."""
-    import mmfasternet  # noqa: F401  registers FastRoIAlign, fallbacks
     from mmdet.registry import MODELS
+
+    import mmfasternet  # noqa: F401  registers FastRoIAlign, fallbacks
     return MODELS.build(
         dict(type='SingleRoIExtractor',
              roi_layer=dict(type=layer, output_size=output_size,

@@ -5,8 +5,8 @@ parses its arguments and calls one of these."""
 from .cli import run_cli
 from .model import init_model
 from .reparameterize import reparameterize_checkpoint
-from .runner import (evaluate, load_config, prepare_testing,
-                     prepare_training, run_testing, run_training)
+from .runner import (evaluate, load_config, prepare_testing, prepare_training,
+                     run_testing, run_training)
 
 __all__ = [
     'evaluate', 'init_model', 'load_config', 'prepare_testing',

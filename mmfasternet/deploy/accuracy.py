@@ -10,7 +10,7 @@ the share of pixels whose labels agree, per image.
 import glob
 import os.path as osp
 import pickle
-from typing import Dict, List, Optional
+from typing import Dict, List
 
 import numpy as np
 

@@ -16,8 +16,7 @@ def paste_masks(mask_probs: Tensor, boxes: Tensor, ori_shape,
                 threshold: float) -> Tensor:
     """(N, h, w) probabilities -> (N, H, W) bool masks of ``ori_shape``,
     each pasted into its box (original-image pixels)."""
-    from mmdet.models.roi_heads.mask_heads.fcn_mask_head import \
-        _do_paste_mask
+    from mmdet.models.roi_heads.mask_heads.fcn_mask_head import _do_paste_mask
     height, width = ori_shape[:2]
     masks = torch.zeros(len(mask_probs), height, width, dtype=torch.bool)
     for i in range(len(mask_probs)):

@@ -2,14 +2,14 @@
 loop, applied to the config so the rest of the loop is unchanged."""
 import torch
 from mmengine.config import Config
-from mmengine.logging import print_log
 from mmengine.hooks import Hook
+from mmengine.logging import print_log
 from mmengine.model import is_model_wrapper
 from mmengine.registry import HOOKS
 
+from ..errors import InputError
 from ..inference import compile_dense_parts
 from ..ops import register_float32_predictions, use_fast_roi_align
-from ..errors import InputError
 
 
 @HOOKS.register_module()

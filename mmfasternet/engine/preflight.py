@@ -21,8 +21,10 @@ from ..errors import InputError
 from ..models.builder import scope_registries
 
 # Top-level config keys that mmengine's Runner or the tools read.
-RUNNER_KEYS = set(inspect.signature(Runner.__init__).parameters) | {'custom_imports', 'auto_scale_lr', 'tta_model',
-                 'tta_pipeline', 'backend_args', 'data_root', 'dataset_type'}
+RUNNER_KEYS = set(inspect.signature(Runner.__init__).parameters) | {
+    'custom_imports', 'auto_scale_lr', 'tta_model', 'tta_pipeline',
+    'backend_args', 'data_root', 'dataset_type'
+}
 
 
 def _closest(word: str, options) -> str:

@@ -20,14 +20,14 @@ from typing import List
 
 from mmengine.config import DictAction
 
-from mmfasternet.analysis.benchmark import (
-    BenchmarkSpec, config_label, format_parts, format_results, plot_results,
-    run_benchmark, write_results)
+from mmfasternet.analysis.benchmark import (BenchmarkSpec, config_label,
+                                            format_parts, format_results,
+                                            plot_results, run_benchmark,
+                                            write_results)
 from mmfasternet.analysis.forms import FORM_GRAMMAR, parse_form
-from mmfasternet.analysis.machine import (
-    command_line, describe, load, now)
-from mmfasternet.deploy.precision import check_precision
+from mmfasternet.analysis.machine import command_line, describe, load, now
 from mmfasternet.apis import run_cli
+from mmfasternet.deploy.precision import check_precision
 from mmfasternet.errors import InputError
 
 # Flags of earlier versions and what replaced them.

@@ -7,10 +7,9 @@ date, machine and load)."""
 import argparse
 import csv
 
-from mmfasternet.analysis.machine import (
-    command_line, describe, load, now)
-from mmfasternet.analysis.operators import (
-    STAGE_SHAPES, benchmark_operators, format_operator_rows)
+from mmfasternet.analysis.machine import command_line, describe, load, now
+from mmfasternet.analysis.operators import (STAGE_SHAPES, benchmark_operators,
+                                            format_operator_rows)
 from mmfasternet.apis import run_cli
 from mmfasternet.errors import InputError
 

@@ -6,12 +6,10 @@ Configs of installed packages work too: mmdet::mask_rcnn/....py"""
 import argparse
 import sys
 
-from mmfasternet.analysis.complexity import (format_complexity,
-                                             model_complexity)
-from mmfasternet.analysis.models import (default_shape,
-                                         load_any_config)
-from mmfasternet.apis.cli import quiet_model_logs
+from mmfasternet.analysis.complexity import format_complexity, model_complexity
+from mmfasternet.analysis.models import default_shape, load_any_config
 from mmfasternet.apis import run_cli
+from mmfasternet.apis.cli import quiet_model_logs
 
 
 def main() -> None:

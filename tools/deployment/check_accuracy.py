@@ -20,10 +20,9 @@ import os
 import os.path as osp
 
 from mmfasternet.analysis.machine import command_line, describe
-from mmfasternet.apis import evaluate
+from mmfasternet.apis import evaluate, run_cli
 from mmfasternet.deploy.accuracy import compare_predictions, metric_differences
 from mmfasternet.deploy.precision import check_precision
-from mmfasternet.apis import run_cli
 from mmfasternet.errors import InputError
 
 

@@ -9,11 +9,11 @@ tool reports success. Evaluate it with tools/test.py CONFIG FILE.onnx.
 import argparse
 import json
 
-from mmfasternet.deploy.convert import (
-    DEFAULT_OPSET, export_shape, pytorch2onnx)
-from mmfasternet.apis.cli import quiet_model_logs
 from mmfasternet.apis import run_cli
+from mmfasternet.apis.cli import quiet_model_logs
 from mmfasternet.apis.runner import load_config
+from mmfasternet.deploy.convert import (DEFAULT_OPSET, export_shape,
+                                        pytorch2onnx)
 
 
 def parse_args() -> argparse.Namespace:

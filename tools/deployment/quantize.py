@@ -15,13 +15,12 @@ import json
 
 from mmengine.config import DictAction
 
-from mmfasternet.deploy.convert import (
-    export_shape, pytorch2onnx)
-from mmfasternet.deploy.quantize import (
-    DEFAULT_CALIBRATION_IMAGES, quantize_onnx)
-from mmfasternet.apis.cli import quiet_model_logs
 from mmfasternet.apis import run_cli
+from mmfasternet.apis.cli import quiet_model_logs
 from mmfasternet.apis.runner import load_config
+from mmfasternet.deploy.convert import export_shape, pytorch2onnx
+from mmfasternet.deploy.quantize import (DEFAULT_CALIBRATION_IMAGES,
+                                         quantize_onnx)
 
 
 def parse_args() -> argparse.Namespace:

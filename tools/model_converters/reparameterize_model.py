@@ -10,8 +10,7 @@ The saved checkpoint loads strictly into the same config built with
 import argparse
 
 from mmfasternet.apis import run_cli
-from mmfasternet.apis.reparameterize import (
-    reparameterize_checkpoint)
+from mmfasternet.apis.reparameterize import reparameterize_checkpoint
 from mmfasternet.apis.runner import load_config
 
 

@@ -16,8 +16,9 @@ import torch
 
 from mmfasternet.apis import run_cli
 from mmfasternet.errors import InputError
-from mmfasternet.models.backbones.timm_keys import (
-    is_timm_state_dict, load_weights_file, timm_to_official)
+from mmfasternet.models.backbones.timm_keys import (is_timm_state_dict,
+                                                    load_weights_file,
+                                                    timm_to_official)
 
 
 def main() -> None:

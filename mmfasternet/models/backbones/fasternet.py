@@ -128,7 +128,8 @@ class FasterNetBlock(nn.Module):
             build_activation_layer(act_cfg),
             nn.Conv2d(hidden_channels, channels, 1, bias=False),
         )
-        self.drop_path = DropPath(drop_path) if drop_path > 0 else nn.Identity()
+        self.drop_path = DropPath(drop_path) if drop_path > 0 \
+            else nn.Identity()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x + self.drop_path(self.mlp(self.spatial_mixing(x)))
@@ -332,7 +333,8 @@ class FasterNet(BaseModule):
                              f'keys {sorted(required)}, got {arch!r}.')
         if len(arch['depths']) != self.num_stages:
             raise ValueError(f'FasterNet: arch depths must have '
-                             f'{self.num_stages} entries, got {arch["depths"]}')
+                             f'{self.num_stages} entries, got '
+                             f'{arch["depths"]}')
         return dict(arch)
 
     def _parse_out_indices(self, out_indices: Sequence[int]) -> List[int]:
@@ -460,7 +462,8 @@ class FasterNet(BaseModule):
             self.load_state_dict(state_dict, strict=False)
         except RuntimeError as error:
             raise ValueError(f'{filename} does not fit FasterNet '
-                             f'(embed_dim={self.embed_dim}): {error}') from None
+                             f'(embed_dim={self.embed_dim}): {error}'
+                             ) from None
         notes = [f'loaded {len(state_dict)} tensors from {filename}']
         if skipped:
             notes.append(f'skipped {len(skipped)} classifier tensors')
