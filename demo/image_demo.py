@@ -17,9 +17,9 @@ import os.path as osp
 import torch
 
 from mmfasternet.apis import run_cli
+from mmfasternet.apis.inferencers import build_inferencer, resolve_model
 from mmfasternet.errors import InputError
 from mmfasternet.inference import inference_autocast, optimize_for_inference
-from mmfasternet.inferencers import build_inferencer, resolve_model
 
 
 def parse_args(argv=None) -> argparse.Namespace:

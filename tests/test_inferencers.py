@@ -14,7 +14,7 @@ from mmengine.config import Config
 
 from mmfasternet.datasets import make_ade_dataset, make_coco_dataset
 from mmfasternet.errors import InputError
-from mmfasternet.inferencers import (build_inferencer, metafile_models,
+from mmfasternet.apis.inferencers import (build_inferencer, metafile_models,
                                      resolve_model)
 from mmfasternet.models import FasterNet
 

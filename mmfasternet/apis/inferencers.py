@@ -13,10 +13,10 @@ from typing import Dict, Optional, Tuple
 from mmengine.config import Config
 from mmengine.infer import BaseInferencer
 
-from .errors import InputError
-from .models.builder import scope_registries
+from ..errors import InputError
+from ..models.builder import scope_registries
 
-REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 # What mmengine and mmdet warn when an inferencer gets no checkpoint; the
 # callers say it once in their own words.
 RANDOM_WEIGHTS_WARNINGS = ('Checkpoint is not loaded',
