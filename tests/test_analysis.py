@@ -481,3 +481,27 @@ def test_operator_benchmark_has_fp32_and_bf16_columns():
     dense = [r for r in rows if r['operator'] == 'Conv 3x3']
     assert dense[0]['flops'] == 2304 * 64
     assert dense_peak(rows)['bf16'] == max(r['bf16_gflops'] for r in dense)
+
+
+def test_runtime_conv_rows_run_each_precision_the_runtime_reports(tmp_path):
+    from mmfasternet.analysis.runtime_convs import benchmark_runtime_convs
+    from mmfasternet.deploy.precision import openvino_cpu_capabilities
+    rows, left_out = benchmark_runtime_convs([(16, 8, 8)], str(tmp_path),
+                                             repeat=1, warmup=0, threads=1)
+    ran = {(r['operator'], r['runtime'], r['precision']): r['ran_as']
+           for r in rows}
+    for kernel in ('3x3', '1x1'):
+        assert ran[(f'Conv {kernel}', 'onnxruntime', 'fp32')] == 'fp32'
+        assert ran[(f'Conv {kernel}', 'onnxruntime', 'int8')] == 'int8'
+        assert ran[(f'Conv {kernel}', 'openvino', 'fp32')] == 'fp32'
+        assert ran[(f'Conv {kernel}', 'openvino', 'int8')] == 'int8'
+    assert ['onnxruntime bf16'] == [
+        line.split(':')[0] for line in left_out if 'onnxruntime' in line]
+    if 'BF16' in openvino_cpu_capabilities():
+        assert ran[('Conv 3x3', 'openvino', 'bf16')] == 'bf16'
+    assert rows[0]['flops'] == 9 * 16 * 16 * 64
+    # the int8 file is the quantizer's: the conv reads int8 weights
+    import onnx
+    int8 = onnx.load(str(tmp_path / 'conv3x3_16x8x8_int8.onnx'))
+    kinds = [node.op_type for node in int8.graph.node]
+    assert kinds.count('DequantizeLinear') >= 2 and 'Conv' in kinds

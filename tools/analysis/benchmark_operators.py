@@ -1,15 +1,21 @@
 """Reproduce the paper's Table 1 here: FLOPs, latency and achieved FLOP/s of
 Conv, GConv, DWConv and the shipped PartialConv3x3 (training and deploy
-paths) at 96x56x56 .. 768x7x7, in fp32 and bf16 autocast.
+paths) at 96x56x56 .. 768x7x7, in fp32 and bf16 autocast; then dense 3x3
+and 1x1 convs in ONNX Runtime and OpenVINO in fp32, bf16 and int8 (the
+practical peak of each precision that exported models are held against).
 
---out X.csv writes X.csv and X.txt (the printed table with the command,
-date, machine and load)."""
+--out X.csv writes X.csv, X_runtimes.csv and X.txt (the printed tables with
+the command, date, machine and load)."""
 import argparse
 import csv
+import os
 
 from mmfasternet.analysis.machine import command_line, describe, load, now
 from mmfasternet.analysis.operators import (STAGE_SHAPES, benchmark_operators,
                                             format_operator_rows)
+from mmfasternet.analysis.runtime_convs import (RUNTIMES,
+                                                benchmark_runtime_convs,
+                                                format_runtime_rows)
 from mmfasternet.apis import run_cli
 from mmfasternet.errors import InputError
 
@@ -25,6 +31,11 @@ def main() -> None:
                         help='torch intra-op threads (default: torch\'s)')
     parser.add_argument('--scale', type=float, default=1.,
                         help='scale the feature-map side (tiny runs)')
+    parser.add_argument('--runtimes', nargs='*', default=list(RUNTIMES),
+                        choices=RUNTIMES, help='runtimes of the dense-conv '
+                        'rows (none: PyTorch rows only)')
+    parser.add_argument('--work-dir', default='work_dirs/operators',
+                        help='where the single-conv ONNX files go')
     parser.add_argument('--out', help='CSV file for the results')
     args = parser.parse_args()
     if args.repeat < 1 or args.warmup < 0 or args.batch < 1:
@@ -41,6 +52,13 @@ def main() -> None:
                                warmup=args.warmup,
                                channels_last=args.channels_last)
     table = format_operator_rows(rows)
+    runtime_rows = []
+    if args.runtimes:
+        os.makedirs(args.work_dir, exist_ok=True)
+        runtime_rows, left_out = benchmark_runtime_convs(
+            shapes, args.work_dir, args.runtimes, repeat=args.repeat,
+            warmup=args.warmup, threads=args.threads)
+        table += '\n\n' + format_runtime_rows(runtime_rows, left_out)
     footer = [f'finished: {now()}', f'load after: {load()}']
     print('\n'.join(header + ['', table, ''] + footer))
     if args.out:
@@ -48,7 +66,13 @@ def main() -> None:
             writer = csv.DictWriter(f, fieldnames=list(rows[0]))
             writer.writeheader()
             writer.writerows(rows)
-        with open(args.out.rsplit('.', 1)[0] + '.txt', 'w') as f:
+        stem = args.out.rsplit('.', 1)[0]
+        if runtime_rows:
+            with open(stem + '_runtimes.csv', 'w', newline='') as f:
+                writer = csv.DictWriter(f, fieldnames=list(runtime_rows[0]))
+                writer.writeheader()
+                writer.writerows(runtime_rows)
+        with open(stem + '.txt', 'w') as f:
             f.write('\n'.join(header + ['', table, ''] + footer) + '\n')
 
 
