@@ -16,18 +16,17 @@ from mmengine.config import Config
 import mmfasternet.inference
 from mmfasternet.analysis.benchmark import (BenchmarkSpec, format_results,
                                             run_benchmark)
-from mmfasternet.deploy.convert import operator_counts
-from mmfasternet.deploy.precision import openvino_cpu_capabilities
 from mmfasternet.analysis.complexity import count_complexity, count_flops
 from mmfasternet.analysis.forms import Form, keep_detections, parse_form
 from mmfasternet.analysis.models import load_any_config
-from mmfasternet.models import build_model
 from mmfasternet.analysis.operators import (benchmark_operators, dense_peak,
                                             operators)
+from mmfasternet.deploy.convert import operator_counts
+from mmfasternet.deploy.precision import openvino_cpu_capabilities
 from mmfasternet.errors import InputError
+from mmfasternet.models import build_model
+from mmfasternet.models.backbones.fasternet import FasterNet, PartialConv3x3
 from mmfasternet.ops import use_fast_roi_align
-from mmfasternet.models.backbones.fasternet import (FasterNet,
-                                                    PartialConv3x3)
 
 REPO = Path(__file__).parents[1]
 MASKRCNN_T0 = 'configs/maskrcnn_fasternet_t0_coco.py'

@@ -15,9 +15,9 @@ from mmengine.structures import InstanceData
 from mmfasternet.deploy import build_backend_model
 from mmfasternet.deploy.accuracy import box_iou
 from mmfasternet.deploy.convert import pytorch2onnx
-from mmfasternet.models import build_model
 from mmfasternet.deploy.export import ExportError, exportable_model
 from mmfasternet.errors import InputError
+from mmfasternet.models import build_model
 
 REPO = Path(__file__).parents[1]
 CONFIGS = dict(
@@ -184,6 +184,7 @@ def test_unsupported_part_is_named(tmp_path):
 
 def test_operator_without_translation_is_named(tmp_path):
     from mmcv.ops import nms
+
     from mmfasternet.deploy.convert import _export
 
     class MmcvNms(torch.nn.Module):
@@ -302,8 +303,8 @@ def test_test_tool_passes_the_precision_to_the_runtime(exported, tmp_path):
                                 onnx_file, '--backend', 'onnxruntime',
                                 '--precision', 'bf16'))
     assert '--precision bf16' in error and '--backend openvino' in error
-    from mmfasternet.datasets import make_coco_dataset
     from mmfasternet.apis.runner import prepare_testing
+    from mmfasternet.datasets import make_coco_dataset
     root = make_coco_dataset(str(tmp_path / 'coco'), num_train=1, num_val=1,
                              size=64)
     cfg = prepare_testing(

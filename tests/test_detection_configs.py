@@ -8,9 +8,9 @@ from mmdet.registry import MODELS
 from mmdet.testing import demo_mm_inputs
 from mmdet.utils import register_all_modules
 from mmengine.config import Config
+from training_checks import assert_training_steps_lower_the_loss
 
 import mmfasternet  # noqa: F401
-from training_checks import assert_training_steps_lower_the_loss
 
 CONFIGS = Path(__file__).parents[1] / 'configs'
 VARIANTS = ['t0', 't1', 't2', 's', 'm', 'l']

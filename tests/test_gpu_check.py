@@ -85,8 +85,8 @@ def test_build_compiles_mmcv_for_the_detected_architectures(tmp_path):
     assert 'nms(' in result.stdout  # the compiled ops run on the GPU
 
 
-def test_test_stage_trains_with_amp_and_ddp_on_every_gpu(tmp_path,
-                                                        monkeypatch):
+def test_test_stage_trains_with_amp_and_ddp_on_every_gpu(
+        tmp_path, monkeypatch):
     result = gpu_check(tmp_path, '--stage', 'test', '--dry-run',
                        gpus=(H100, H100))
     assert result.returncode == 0, result.stderr

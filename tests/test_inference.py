@@ -13,9 +13,9 @@ from mmengine.runner.checkpoint import _load_checkpoint, save_checkpoint
 
 from mmfasternet import FasterNet
 from mmfasternet.analysis.models import dummy_batch
-from mmfasternet.models import build_model
 from mmfasternet.inference import (fasternet_backbones, inference_autocast,
                                    optimize_for_inference)
+from mmfasternet.models import build_model
 
 REPO = Path(__file__).parents[1]
 DEMO_CONFIG = 'configs/demo/maskrcnn_fasternet_t0_synthetic.py'

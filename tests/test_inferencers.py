@@ -12,10 +12,10 @@ import pytest
 import torch
 from mmengine.config import Config
 
+from mmfasternet.apis.inferencers import (build_inferencer, metafile_models,
+                                          resolve_model)
 from mmfasternet.datasets import make_ade_dataset, make_coco_dataset
 from mmfasternet.errors import InputError
-from mmfasternet.apis.inferencers import (build_inferencer, metafile_models,
-                                     resolve_model)
 from mmfasternet.models import FasterNet
 
 REPO = Path(__file__).parents[1]
@@ -138,6 +138,6 @@ def test_image_demo_deploy_folds_and_predicts_the_same(pictures, tmp_path):
     pixels = len(labels['plain']) * len(labels['plain'][0])
     for run, min_share in (('deploy', 0.99), ('amp', 0.5)):
         same = sum(a == b for row_a, row_b in zip(labels['plain'],
-                                                   labels[run])
+                                                  labels[run])
                    for a, b in zip(row_a, row_b))
         assert same >= min_share * pixels, run

@@ -3,7 +3,6 @@ the prerequisite check (run for real, with a PATH or interpreter that lacks
 one thing), and the install steps against a stand-in environment whose
 python only logs what it is asked to do."""
 import importlib.util
-import os
 import shutil
 import subprocess
 import sys

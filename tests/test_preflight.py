@@ -7,12 +7,11 @@ import pytest
 from mmengine.config import Config
 from PIL import Image
 
-from mmfasternet.datasets import make_ade_dataset, make_coco_dataset
-from mmfasternet.engine.preflight import (check_cfg_options,
-                                          check_config_path, check_datasets,
-                                          check_work_dir)
-from mmfasternet.errors import InputError
 from mmfasternet.apis.runner import load_config, prepare_training
+from mmfasternet.datasets import make_ade_dataset, make_coco_dataset
+from mmfasternet.engine.preflight import (check_cfg_options, check_config_path,
+                                          check_datasets, check_work_dir)
+from mmfasternet.errors import InputError
 
 
 @pytest.fixture(scope='module')

@@ -16,10 +16,10 @@ from mmfasternet.datasets import make_ade_dataset, make_coco_dataset
 from mmfasternet.deploy import build_backend_model
 from mmfasternet.deploy.backends import read_metadata
 from mmfasternet.deploy.convert import pytorch2onnx
-from mmfasternet.models import build_model
 from mmfasternet.deploy.quantize import (calibration_dataset,
                                          calibration_images, quantize_onnx)
 from mmfasternet.errors import InputError
+from mmfasternet.models import build_model
 
 REPO = Path(__file__).parents[1]
 MASKRCNN = 'configs/demo/maskrcnn_fasternet_t0_synthetic.py'

@@ -11,8 +11,8 @@ from mmengine.structures import BaseDataElement
 
 import mmfasternet.engine.hooks  # noqa: F401  registers RNGStateHook
 import mmfasternet.engine.loops as loops
-from mmfasternet.errors import CheckpointError
 from mmfasternet.engine.checkpoint_fit import CheckpointFitHook
+from mmfasternet.errors import CheckpointError
 
 
 class NoisyLine(BaseModel):
@@ -170,8 +170,9 @@ class WiderLine(NoisyLine):
 def test_checkpoint_that_does_not_fit_stops_before_evaluation(tmp_path):
     path = tmp_path / 'wider.pth'
     torch.save({'state_dict': WiderLine().state_dict()}, path)
-    runner = evaluation_runner(tmp_path, load_from=str(path),
-                         custom_hooks=[dict(type='CheckpointFitHook')])
+    runner = evaluation_runner(
+        tmp_path, load_from=str(path),
+        custom_hooks=[dict(type='CheckpointFitHook')])
     with pytest.raises(CheckpointError) as error:
         runner.test()
     message = str(error.value)
@@ -187,6 +188,6 @@ def test_checkpoint_that_fits_passes_the_check(tmp_path):
     path = tmp_path / 'same.pth'
     torch.save({'state_dict': {f'module.{k}': v for k, v in
                                model.state_dict().items()}}, path)
-    runner = evaluation_runner(tmp_path, load_from=str(path),
-                         custom_hooks=[CheckpointFitHook()])
+    runner = evaluation_runner(
+        tmp_path, load_from=str(path), custom_hooks=[CheckpointFitHook()])
     assert runner.test() == dict(count=12)

@@ -15,10 +15,10 @@ from mmengine.structures import PixelData
 from mmseg.registry import MODELS
 from mmseg.structures import SegDataSample
 from mmseg.utils import register_all_modules
+from training_checks import assert_training_steps_lower_the_loss
 
 import mmfasternet  # noqa: F401
 from mmfasternet.datasets import make_ade_dataset
-from training_checks import assert_training_steps_lower_the_loss
 
 REPO = Path(__file__).parents[1]
 CONFIGS = REPO / 'configs'

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 from pycocotools.coco import COCO
 
-from mmfasternet.datasets import (ADE_CLASSES, SHAPE_CLASSES,
-                                  make_ade_dataset, make_coco_dataset)
+from mmfasternet.datasets import (ADE_CLASSES, SHAPE_CLASSES, make_ade_dataset,
+                                  make_coco_dataset)
 
 
 def tree_digest(root) -> str:

@@ -55,7 +55,7 @@ def run_test(config: str, checkpoint: Path, work_dir: Path, options: list,
      ['model.test_cfg.score_thr=0.0']),
 ])
 def test_amp_detection_runs_in_bf16_end_to_end(config, options, coco,
-                                                tmp_path):
+                                               tmp_path):
     checkpoint = tmp_path / 'untrained.pth'
     save_untrained_checkpoint(str(REPO / config), str(checkpoint))
     options = data_options(coco, coco=True) + options

@@ -164,7 +164,7 @@ def test_converter_writes_the_official_layout(tmp_path, monkeypatch):
 
 
 def test_converter_refuses_a_file_that_is_not_timms(tmp_path, monkeypatch,
-                                                     capsys):
+                                                    capsys):
     _, state = imagenet_classifier('t0', seed=0)
     torch.save(state, tmp_path / 'official.pth')
     with pytest.raises(SystemExit) as exit_:

@@ -53,8 +53,8 @@ def test_demo_report_untrained_checkpoint_and_loss_curve(tmp_path):
     result = python('tools/demo_report.py', 'untrained', SEG_DEMO, str(out))
     assert result.stdout.strip().splitlines()[-1] == str(out)
     state_dict = torch.load(out, weights_only=True)['state_dict']
-    assert state_dict['backbone.patch_embed.proj.weight'].shape == (40, 3, 4,
-                                                                     4)
+    assert state_dict['backbone.patch_embed.proj.weight'].shape == (
+        40, 3, 4, 4)
     scalars = tmp_path / 'work/20250101_000000/vis_data/scalars.json'
     scalars.parent.mkdir(parents=True)
     scalars.write_text('\n'.join(json.dumps(dict(

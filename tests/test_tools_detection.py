@@ -17,11 +17,11 @@ import torch
 from mmdet.registry import HOOKS, VISUALIZERS
 from mmengine.runner.checkpoint import _load_checkpoint
 
+from mmfasternet.apis.runner import (build_runner, prepare_testing,
+                                     prepare_training)
 from mmfasternet.datasets import make_coco_dataset
 from mmfasternet.demo import save_untrained_checkpoint
 from mmfasternet.errors import InputError
-from mmfasternet.apis.runner import (build_runner, prepare_testing,
-                                       prepare_training)
 
 REPO = Path(__file__).parents[1]
 CONFIG = 'configs/demo/maskrcnn_fasternet_t0_synthetic.py'

@@ -10,7 +10,7 @@ from .runner import (evaluate, load_config, prepare_testing, prepare_training,
                      run_testing, run_training)
 
 __all__ = [
-    'build_inferencer', 'evaluate', 'init_model', 'load_config', 'prepare_testing',
-    'prepare_training', 'reparameterize_checkpoint', 'run_cli',
-    'run_testing', 'run_training'
+    'build_inferencer', 'evaluate', 'init_model', 'load_config',
+    'prepare_testing', 'prepare_training', 'reparameterize_checkpoint',
+    'run_cli', 'run_testing', 'run_training'
 ]
