@@ -185,7 +185,7 @@ def test_ci_uses_the_environment_named_by_venv_dir(tmp_path):
     (root / 'scripts').mkdir()
     shutil.copy(REPO / '.ci' / 'run', root / '.ci' / 'run')
     log = tmp_path / 'calls.log'
-    for name in ('install.sh', 'test.sh'):
+    for name in ('install.sh', 'lint.sh', 'test.sh'):
         (root / 'scripts' / name).write_text(
             f'echo "{name} VENV_DIR=$VENV_DIR" >> {log}\n')
     venv = tmp_path / 'elsewhere'
@@ -199,6 +199,7 @@ def test_ci_uses_the_environment_named_by_venv_dir(tmp_path):
     assert result.returncode == 0, result.stderr
     calls = log.read_text()
     assert f'install.sh VENV_DIR={venv}' in calls
+    assert 'lint.sh' in calls and 'test.sh' in calls
     assert 'hadolint docker/Dockerfile docker/Dockerfile.cpu' in calls
 
 

@@ -61,7 +61,8 @@ ALLOWED = {
 }
 # Named parts of our _base_ files, which only the configs themselves read;
 # allowed where mmdet's config has no key of that name.
-PARTS = ('fasternet_imports', 'fasternet_hooks', 'resilient_test_cfg',
+PARTS = ('fasternet_imports', 'fasternet_seg_imports', 'fasternet_hooks',
+         'resilient_test_cfg',
          'adamw_optim_wrapper', 'ms_crop_3x_optim_wrapper', 'pretrained_dir',
          'fasternet_checkpoints', 'rgb_data_preprocessor')
 ALLOWED_TWO_STAGE = {

@@ -17,9 +17,11 @@ import torch.nn.functional as F
 from mmengine.config import Config
 from mmengine.logging import print_log
 from mmengine.model import BaseModel
-from mmengine.registry import MODELS
+from mmengine.registry import MODELS, DefaultScope
+from torch import nn
 
 from ..errors import InputError
+from ..models.builder import scope_registries
 from .postprocess import detections_to_instances
 from .precision import (check_precision, openvino_compiled_precision,
                         openvino_config)
@@ -111,14 +113,12 @@ class Session:
         return [torch.from_numpy(np.asarray(o)) for o in outputs]
 
 
-def _registry(scope: Optional[str]):
-    if scope == 'mmdet':
-        from mmdet.registry import MODELS as scoped
-    elif scope == 'mmseg':
-        from mmseg.registry import MODELS as scoped
-    else:
-        scoped = MODELS
-    return scoped
+def _build_preprocessor(cfg: dict, scope: Optional[str]) -> nn.Module:
+    """The config's data preprocessor, built in the config's scope whatever
+    default scope an earlier runner in this process left set."""
+    scope = scope or 'mmengine'
+    with DefaultScope.overwrite_default_scope(scope):
+        return scope_registries(scope).MODELS.build(cfg)
 
 
 def _num_classes(model_cfg: dict) -> Optional[int]:
@@ -158,7 +158,7 @@ class BackendModel(BaseModel):
                  precision: Optional[str] = None,
                  init_cfg: Optional[dict] = None) -> None:
         if isinstance(data_preprocessor, dict):
-            data_preprocessor = _registry(scope).build(data_preprocessor)
+            data_preprocessor = _build_preprocessor(data_preprocessor, scope)
         super().__init__(data_preprocessor=data_preprocessor,
                          init_cfg=init_cfg)
         self.onnx_file = onnx_file
