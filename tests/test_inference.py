@@ -13,6 +13,9 @@ from mmengine.runner.checkpoint import _load_checkpoint, save_checkpoint
 
 from mmfasternet import FasterNet
 from mmfasternet.analysis.models import dummy_batch
+from mmfasternet.apis.reparameterize import reparameterize_checkpoint
+from mmfasternet.apis.runner import load_config
+from mmfasternet.errors import InputError
 from mmfasternet.inference import (fasternet_backbones, inference_autocast,
                                    optimize_for_inference)
 from mmfasternet.models import build_model
@@ -182,22 +185,21 @@ def test_converter_refuses_a_folded_checkpoint_and_another_variant(
         trained_like_checkpoint, tmp_path):
     path, _ = trained_like_checkpoint
     out = tmp_path / 'deploy.pth'
-    assert tool('tools/model_converters/reparameterize_model.py',
-                DEMO_CONFIG, str(path), str(out)).returncode == 0
-    again = tool('tools/model_converters/reparameterize_model.py',
-                 DEMO_CONFIG, str(out), str(tmp_path / 'twice.pth'))
-    assert again.returncode == 1
-    assert f'{out} is already folded' in again.stderr
+    reparameterize_checkpoint(load_config(DEMO_CONFIG), DEMO_CONFIG,
+                              str(path), str(out))
+    with pytest.raises(InputError, match=f'{out} is already folded'):
+        reparameterize_checkpoint(load_config(DEMO_CONFIG), DEMO_CONFIG,
+                                  str(out), str(tmp_path / 'twice.pth'))
     assert not (tmp_path / 'twice.pth').exists()
     other = tmp_path / 't1.py'
     other.write_text(f"_base_ = '{REPO / DEMO_CONFIG}'\n"
                      "model = dict(backbone=dict(arch='t1'), neck=dict("
                      "in_channels=[64, 128, 256, 512]))\n")
-    wrong = tool('tools/model_converters/reparameterize_model.py',
-                 str(other), str(path), str(tmp_path / 'wrong.pth'))
-    assert wrong.returncode == 1
-    assert f'{path} does not fit {other}' in wrong.stderr
-    assert 'mismatched' in wrong.stderr
+    with pytest.raises(InputError,
+                       match=f'(?s){path} does not fit {other}.*mismatched'):
+        reparameterize_checkpoint(load_config(str(other)), str(other),
+                                  str(path), str(tmp_path / 'wrong.pth'))
+    assert not (tmp_path / 'wrong.pth').exists()
 
 
 def test_inference_autocast_picks_bf16_on_cpu():

@@ -21,6 +21,7 @@ from mmfasternet.models import FasterNet
 REPO = Path(__file__).parents[1]
 CONFIGS = sorted(glob.glob(str(REPO / 'configs' / '*.py')) +
                  glob.glob(str(REPO / 'configs' / 'demo' / '*.py')))
+ZOO = {entry['Config']: entry for entry in metafile_models().values()}
 PHOTO = Path(matplotlib.get_data_path()) / 'sample_data' / 'grace_hopper.jpg'
 DEMO = runpy.run_path(str(REPO / 'demo' / 'image_demo.py'))
 # One config per family predicts; every config builds (below).
@@ -46,16 +47,22 @@ def pictures(tmp_path_factory) -> dict:
 @pytest.mark.parametrize('config', CONFIGS,
                          ids=lambda p: str(Path(p).relative_to(REPO)))
 def test_every_config_builds_in_its_inferencer(config):
+    """One build a config: its inferencer, and (for the model zoo's
+    configs) the parameter count that the metafile lists."""
     inferencer = build_inferencer(config, device='cpu')
     scope = Config.fromfile(config).default_scope
     assert type(inferencer).__name__ == dict(
         mmdet='DetInferencer', mmseg='MMSegInferencer')[scope]
     assert isinstance(inferencer.model.backbone, FasterNet)
+    relative = str(Path(config).relative_to(REPO))
+    if relative in ZOO:
+        listed = ZOO[relative]['Metadata']['Parameters']
+        counted = sum(p.numel() for p in inferencer.model.parameters())
+        assert abs(listed - counted) < 0.005e6, (listed, counted)
 
 
 def test_every_metafile_name_names_its_config_and_builds():
     models = metafile_models()
-    assert len(models) == 41
     for name, entry in models.items():
         config, weights = resolve_model(name)
         assert Path(config) == REPO / entry['Config']

@@ -1,15 +1,15 @@
 """model-index.yml and configs/metafile.yml, read by mmengine's own metafile
-reader (the one mmdet's and mmseg's inferencers use)."""
+reader (the one mmdet's and mmseg's inferencers use). The listed parameters
+are checked against each config's built model in test_inferencers.py (one
+build a config)."""
 import glob
 import os.path as osp
 from pathlib import Path
 
-import pytest
 from mmengine.config import Config
 from mmengine.infer import BaseInferencer
 
 from mmfasternet.analysis.complexity import model_complexity
-from mmfasternet.models import build_model
 
 REPO = Path(__file__).parents[1]
 MODELS = list(BaseInferencer._get_models_from_metafile(str(REPO)))
@@ -20,7 +20,6 @@ RELEASE = 'https://github.com/JierunChen/FasterNet/releases/download/v1.0/'
 def test_every_config_is_listed_once_and_every_listed_config_exists():
     configs = sorted(
         osp.relpath(p, REPO) for p in glob.glob(str(REPO / 'configs/*.py')))
-    assert len(configs) == 41
     assert sorted(m['Config'] for m in MODELS) == configs
     names = [m['Name'] for m in MODELS]
     assert len(set(names)) == len(names)
@@ -28,14 +27,6 @@ def test_every_config_is_listed_once_and_every_listed_config_exists():
         assert (REPO / model['Config']).is_file()
         assert model['In Collection'] == 'FasterNet'
         assert Path(model['Config']).stem == model['Name']
-
-
-@pytest.mark.parametrize('config', sorted(BY_CONFIG))
-def test_parameters_are_those_of_the_built_model(config):
-    model = build_model(Config.fromfile(str(REPO / config)))
-    counted = sum(p.numel() for p in model.parameters())
-    listed = BY_CONFIG[config]['Metadata']['Parameters']
-    assert abs(listed - counted) < 0.005e6, (listed, counted)
 
 
 def test_flops_are_those_get_flops_counts():

@@ -15,36 +15,15 @@ Configs of installed packages work too: mmdet::mask_rcnn/....py
 --out X.csv writes X.csv, X.txt (the printed tables with the command, date,
 machine and load) and, with --parts, X_parts.csv."""
 import argparse
-import sys
-from typing import List
 
 from mmengine.config import DictAction
 
-from mmfasternet.analysis.benchmark import (BenchmarkSpec, config_label,
-                                            format_parts, format_results,
-                                            plot_results, run_benchmark,
-                                            write_results)
-from mmfasternet.analysis.forms import FORM_GRAMMAR, parse_form
-from mmfasternet.analysis.machine import command_line, describe, load, now
+from mmfasternet.analysis.forms import FORM_GRAMMAR
 from mmfasternet.apis import run_cli
-from mmfasternet.deploy.precision import check_precision
-from mmfasternet.errors import InputError
-
-# Flags of earlier versions and what replaced them.
-REPLACED = {
-    '--dtype': '--forms (e.g. train_fp32 train_cl_bf16)',
-    '--layouts': '--forms (e.g. train_fp32 train_cl_fp32)',
-    '--channels-last': '--forms (e.g. train_cl_fp32)',
-    '--deploy': '--forms (e.g. train_fp32 deploy_fp32)',
-}
+from mmfasternet.apis.benchmark import benchmark, benchmark_specs
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    argv = sys.argv[1:] if argv is None else argv
-    for flag, replacement in REPLACED.items():
-        if flag in argv:
-            raise InputError(f'{flag} is gone: name each form with '
-                             f'{replacement}.')
     parser = argparse.ArgumentParser(
         description=__doc__.split('\n\n')[0],
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -94,84 +73,18 @@ def parse_args(argv=None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def build_specs(args: argparse.Namespace):
-    """The entries to time, and a line for each runtime and precision this
-    CPU cannot run (left out, not failed)."""
-    forms = [parse_form(name) for name in args.forms]
-    specs, left_out = [], []
-
-    def runs_in(backend: str, precision: str, config: str) -> bool:
-        try:
-            check_precision(backend, 'fp32' if precision == 'int8'
-                            else precision)
-        except InputError as refusal:
-            left_out.append(f'left out: {config_label(config)} '
-                            f'{backend}_{precision}: {refusal}')
-            return False
-        return True
-
-    for config in args.configs:
-        for backend in args.backends:
-            if backend == 'pytorch':
-                specs += [BenchmarkSpec(config, form, args.backbone_only)
-                          for form in forms]
-            else:
-                specs += [BenchmarkSpec(config, backbone_only=args.
-                                        backbone_only, backend=backend,
-                                        precision=precision)
-                          for precision in args.precisions
-                          if runs_in(backend, precision, config)]
-    return specs, left_out
-
-
 def main() -> None:
     args = parse_args()
-    import torch
     if args.threads:
+        import torch
         torch.set_num_threads(args.threads)
-    specs, left_out = build_specs(args)
-    header = [f'command: {command_line()}', f'started: {now()}',
-              f'load before: {load()}'] + describe(args.device) + left_out
-    print('\n'.join(header))
-
-    def write(results, rounds: str) -> List[str]:
-        footer = [f'{rounds}, finished: {now()}', f'load after: {load()}']
-        tables = [format_results(results), format_parts(results)]
-        report = '\n\n'.join(['\n'.join(header)] + [t for t in tables if t]
-                             + ['\n'.join(footer)])
-        written = write_results(results, args.out)
-        text = args.out.rsplit('.', 1)[0] + '.txt'
-        with open(text, 'w') as f:
-            f.write(report + '\n')
-        if args.plot:
-            plot_results(results, args.plot)
-        return written + [text]
-
-    rounds = []
-
-    def after_round(results) -> None:
-        rounds.append(1)
-        if args.out:  # a run stopped early keeps the rounds it finished
-            write(results, f'rounds done: {len(rounds)} of {args.repeat}')
-
-    try:
-        results = run_benchmark(
-            specs, args.device, args.batch,
-            tuple(args.shape) if args.shape else None, args.repeat,
-            args.warmup, parts=args.parts, detections=args.detections,
-            cfg_options=args.cfg_options, export_dir=args.export_dir,
-            after_round=after_round)
-    except FileNotFoundError as error:
-        raise InputError(str(error)) from None
-    footer = [f'finished: {now()}', f'load after: {load()}']
-    tables = [format_results(results), format_parts(results)]
-    print('\n\n'.join([t for t in tables if t] + ['\n'.join(footer)]))
-    if args.out:
-        print('wrote ' + ', '.join(write(results, f'rounds done: '
-                                         f'{len(rounds)} of {args.repeat}'
-                                         )))
-    elif args.plot:
-        plot_results(results, args.plot)
+    specs, left_out = benchmark_specs(args.configs, args.forms, args.backends,
+                                      args.precisions, args.backbone_only)
+    benchmark(specs, left_out, args.device, args.batch,
+              tuple(args.shape) if args.shape else None, args.repeat,
+              args.warmup, parts=args.parts, detections=args.detections,
+              cfg_options=args.cfg_options, export_dir=args.export_dir,
+              out=args.out, plot=args.plot)
 
 
 if __name__ == '__main__':
