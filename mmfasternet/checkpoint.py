@@ -18,7 +18,7 @@ import pickle
 import tempfile
 import zipfile
 from pathlib import Path
-from typing import Callable, List, Optional, Union
+from typing import Any, Callable, Dict, List, Optional, Union
 
 import numpy as np
 import torch
@@ -190,3 +190,10 @@ def check_checkpoint_file(path: Optional[str], option: str) -> None:
         raise InputError(
             f'checkpoint not found: {path} ({option}). Pass the path of an '
             f'existing checkpoint.')
+
+
+def strip_wrapper_prefix(state_dict: Dict[str, Any]) -> Dict[str, Any]:
+    """Keys without the ``module.`` that DataParallel/DDP wrappers add (as
+    mmengine's ``load_checkpoint`` revises them by default)."""
+    return {key[len('module.'):] if key.startswith('module.') else key: value
+            for key, value in state_dict.items()}

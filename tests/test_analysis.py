@@ -230,6 +230,7 @@ def side_by_side(tmp_path_factory):
 MASK, PEER = 'maskrcnn_fasternet_t0_coco', 'retinanet_fasternet_t0_lookalike'
 
 
+@pytest.mark.slow
 def test_forms_run_as_the_model_allows_deploy_decided_from_the_model(
         side_by_side):
     _, results = side_by_side
@@ -301,6 +302,7 @@ def test_batch_multiplies_flops_and_images_per_second():
         p.numel() for p in FasterNet(arch='t0').parameters())
 
 
+@pytest.mark.slow
 def test_runtimes_time_the_exported_model_beside_pytorch(tmp_path):
     specs = [BenchmarkSpec(MASKRCNN_T0, parse_form('deploy_fp32')),
              BenchmarkSpec(MASKRCNN_T0, backend='onnxruntime'),
@@ -329,6 +331,7 @@ def test_runtimes_time_the_exported_model_beside_pytorch(tmp_path):
     'BF16' not in openvino_cpu_capabilities(),
     reason='this CPU has no bf16 instructions: bf16 is refused (tested in '
     'tests/test_runtime_precision.py)')
+@pytest.mark.slow
 def test_openvino_bf16_row_records_the_compiled_precision(tmp_path):
     results = run_benchmark(
         [BenchmarkSpec(RETINANET_T0, backend='openvino', precision=p)
@@ -340,6 +343,7 @@ def test_openvino_bf16_row_records_the_compiled_precision(tmp_path):
     assert 'openvino_bf16' in format_results(results)
 
 
+@pytest.mark.slow
 def test_int8_rows_time_the_quantized_export_in_both_runtimes(tmp_path):
     results = run_benchmark(
         [BenchmarkSpec(RETINANET_T0, backend=b, precision='int8')
@@ -361,6 +365,7 @@ def test_bf16_in_onnx_runtime_is_refused_before_anything_is_built():
                       repeat=1, warmup=0)
 
 
+@pytest.mark.slow
 def test_an_export_that_fails_its_check_is_timed_in_no_runtime(
         tmp_path, monkeypatch):
     import mmfasternet.deploy.convert as convert
@@ -384,6 +389,7 @@ def test_runtime_backends_are_timed_on_the_cpu_only():
                       device='cuda', shape=TINY, repeat=1, warmup=0)
 
 
+@pytest.mark.slow
 def test_compile_form_gives_the_eager_values():
     [eager, compiled] = bench([RETINANET_T0],
                               ['deploy_fp32', 'deploy_fp32_compile'],
@@ -408,6 +414,7 @@ def test_autocast_dtype_must_suit_the_device():
         bench([RETINANET_T0], ['deploy_cl_fp16'], device='cpu')
 
 
+@pytest.mark.slow
 def test_benchmark_tool_writes_results_table_parts_and_plot(tmp_path):
     out = tmp_path / 'run.csv'
     done = tool('tools/analysis/benchmark.py', MASKRCNN_T0, '--forms',
@@ -431,6 +438,7 @@ def test_benchmark_tool_writes_results_table_parts_and_plot(tmp_path):
     assert len(done.stdout.splitlines()) < 60  # no initialisation log
 
 
+@pytest.mark.slow
 def test_benchmark_tool_leaves_out_a_precision_a_runtime_lacks(tmp_path):
     out = tmp_path / 'run.csv'
     done = tool('tools/analysis/benchmark.py', RETINANET_T0,

@@ -17,7 +17,7 @@ from mmengine.runner.checkpoint import _load_checkpoint
 
 from mmfasternet import FasterNet
 from mmfasternet.checkpoint import (allowed_checkpoint_globals,
-                                    atomic_write_bytes)
+                                    atomic_write_bytes, strip_wrapper_prefix)
 from mmfasternet.errors import CheckpointError
 
 DEPTHS = {'t0': (1, 2, 8, 2), 's': (1, 2, 13, 2)}
@@ -346,3 +346,10 @@ def test_checkpoints_saved_by_mmengine_follow_the_umask(tmp_path):
     finally:
         os.umask(previous)
     assert stat.S_IMODE((tmp_path / 'iter_2.pth').stat().st_mode) == 0o644
+
+
+def test_wrapper_prefix_is_stripped_once_and_only_at_the_start():
+    state = {'module.backbone.x': 1, 'neck.module.y': 2,
+             'module.module.z': 3}
+    assert strip_wrapper_prefix(state) == {
+        'backbone.x': 1, 'neck.module.y': 2, 'module.z': 3}

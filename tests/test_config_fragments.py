@@ -32,6 +32,7 @@ def coco(tmp_path_factory) -> str:
     return make_coco_dataset(str(root), num_train=8, num_val=2, size=256)
 
 
+@pytest.mark.slow
 def test_stock_mmdet_browse_dataset_draws_our_demo_data(coco, tmp_path):
     tool_path = STOCK_TRAIN.parent / 'analysis_tools' / 'browse_dataset.py'
     out = tmp_path / 'browse'
@@ -41,6 +42,7 @@ def test_stock_mmdet_browse_dataset_draws_our_demo_data(coco, tmp_path):
     assert drawn == sorted(p.name for p in Path(coco, 'train2017').glob('*'))
 
 
+@pytest.mark.slow
 def test_stock_mmseg_browse_dataset_draws_our_demo_data(tmp_path):
     """mmseg's own tool passes a non-contiguous image to its visualizer,
     which OpenCV refuses (open-mmlab/mmsegmentation#3405); the configs'

@@ -217,12 +217,14 @@ def one_line_error(result: subprocess.CompletedProcess) -> str:
     return lines[-2]
 
 
+@pytest.mark.slow
 def test_missing_onnx_file_is_one_line_error(tmp_path):
     error = one_line_error(tool('tools/test.py', CONFIGS['maskrcnn'],
                                 str(tmp_path / 'nothing.onnx')))
     assert 'nothing.onnx' in error and 'pytorch2onnx.py' in error
 
 
+@pytest.mark.slow
 def test_onnx_of_another_task_or_classes_is_one_line_error(exported):
     _, _, fpn_onnx, _ = exported('fpn')
     error = one_line_error(tool('tools/test.py', CONFIGS['maskrcnn'],
@@ -235,6 +237,7 @@ def test_onnx_of_another_task_or_classes_is_one_line_error(exported):
     assert 'predicts 4 classes and the config 3' in error
 
 
+@pytest.mark.slow
 def test_backend_flag_needs_an_onnx_file(exported):
     _, checkpoint, _, _ = exported('retinanet')
     error = one_line_error(tool('tools/test.py', CONFIGS['retinanet'],
@@ -242,6 +245,7 @@ def test_backend_flag_needs_an_onnx_file(exported):
     assert '.onnx' in error
 
 
+@pytest.mark.slow
 def test_export_without_shape_takes_the_test_pipeline_size(tmp_path):
     # A fixed 800x1344 default padded the demo's 256x256 images with zeros
     # (2 points of bbox mAP lost); the demo's test resize fits 256x256.
@@ -268,6 +272,7 @@ def test_export_shape_follows_the_test_pipeline(config, expected):
     assert export_shape(cfg, dynamic=True)[1] is True
 
 
+@pytest.mark.slow
 def test_dynamic_export_runs_any_size(tmp_path):
     out = str(tmp_path / 'fpn.onnx')
     result = tool('tools/deployment/pytorch2onnx.py', CONFIGS['fpn'],
@@ -297,6 +302,7 @@ def test_fixed_size_file_warns_once_when_it_pads_much_more_than_an_image(
     assert 'export without --shape' in warning
 
 
+@pytest.mark.slow
 def test_test_tool_passes_the_precision_to_the_runtime(exported, tmp_path):
     _, _, onnx_file, _ = exported('retinanet')
     error = one_line_error(tool('tools/test.py', CONFIGS['retinanet'],
@@ -314,6 +320,7 @@ def test_test_tool_passes_the_precision_to_the_runtime(exported, tmp_path):
     assert (cfg.model.backend, cfg.model.precision) == ('openvino', 'fp32')
 
 
+@pytest.mark.slow
 def test_export_tool_refuses_unsupported_opset(tmp_path):
     error = one_line_error(tool(
         'tools/deployment/pytorch2onnx.py', CONFIGS['fpn'], 'none', '--out',

@@ -17,6 +17,7 @@ from mmfasternet.models import build_model
 
 REPO = Path(__file__).parents[1]
 CONFIG = 'configs/demo/maskrcnn_fasternet_t0_synthetic.py'
+pytestmark = pytest.mark.slow  # every test shares one export and its runs
 
 
 def tool(*args) -> subprocess.CompletedProcess:

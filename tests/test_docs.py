@@ -8,7 +8,6 @@ resolves, and every project path that a code span or block names
 tools that the docs run. The
 pages are collected when the tests run, so pages added later are checked too.
 """
-import ast
 import glob
 import importlib.util
 import itertools
@@ -165,34 +164,6 @@ def test_installed_tool_paths_exist():
     assert not missing, f'not in the installed packages: {missing}'
 
 
-def process_wide_calls() -> List[str]:
-    """Functions that ``mmfasternet/__init__.py`` calls at import time."""
-    with open(osp.join(ROOT, 'mmfasternet', '__init__.py')) as f:
-        tree = ast.parse(f.read())
-    calls = []
-    for node in tree.body:
-        if isinstance(node, ast.Expr) and isinstance(node.value, ast.Call):
-            func = node.value.func
-            calls.append(func.attr if isinstance(func, ast.Attribute)
-                         else func.id)
-    return calls
-
-
-def test_readme_names_what_the_import_changes():
-    """Each process-wide change made by ``import mmfasternet`` is in the
-    README's section about it."""
-    readme = read('README.md')
-    match = re.search(r'^## What `import mmfasternet` changes.*?(?=^## )',
-                      readme, re.S | re.M)
-    assert match, 'README.md has no section on what the import changes'
-    calls = process_wide_calls()
-    assert calls, 'mmfasternet/__init__.py calls nothing at import time?'
-    undocumented = [call for call in calls if call not in match.group(0)]
-    assert not undocumented, (
-        f'README.md does not say what these calls made by importing '
-        f'mmfasternet change: {undocumented}')
-
-
 def doc_tables(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, osp.join(ROOT, '.dev_scripts', 'doc_tables.py'),
@@ -324,41 +295,3 @@ def test_a_missing_results_file_names_page_and_file(tmp_path):
     done = doc_tables(str(page))
     assert done.returncode == 1
     assert 'page.md' in done.stderr and 'none.json not found' in done.stderr
-
-
-# The checker's own behaviour, on made-up text.
-
-
-def test_checker_finds_a_broken_link_and_anchor():
-    text = '[a](docs/nothing.md) [b](README.md#no-such-heading) ' \
-        '[c](https://example.com/x) `[d](not/a/link.md)`'
-    assert list(relative_links(text)) == [
-        'docs/nothing.md', 'README.md#no-such-heading']
-    assert 'no-such-heading' not in heading_anchors(read('README.md'))
-
-
-def test_checker_reads_paths_from_code_only():
-    text = ('tools/in_prose.py\n```bash\npython tools/train.py '
-            'configs/maskrcnn_fasternet_{s,m}_coco.py\n'
-            'python $root/tools/x.py mmdet::configs/y.py '
-            '.venv/lib/python3.11/site-packages/mmseg/.mim/tools/train.py\n'
-            '```\nand `scripts/demo.sh`, `configs/...py`.')
-    assert project_paths(text) == {
-        'tools/train.py', 'configs/maskrcnn_fasternet_s_coco.py',
-        'configs/maskrcnn_fasternet_m_coco.py', 'scripts/demo.sh'}
-    assert not exists_in_repo('tools/no_such_tool.py')
-    assert exists_in_repo('configs/maskrcnn_fasternet_${v}_coco.py')
-
-
-def test_checker_reads_installed_tool_paths():
-    text = ('python $MMSEG_TOOLS/analysis_tools/analyze_logs.py $LOG\n'
-            '.venv/lib/python3.11/site-packages/mmdet/.mim/tools/train.py')
-    assert sorted(installed_paths(text)) == [
-        'mmdet/.mim/tools/train.py',
-        'mmseg/.mim/tools/analysis_tools/analyze_logs.py']
-
-
-def test_heading_anchors_follow_github():
-    text = '# What `import x` changes\n## A, b & c\n## A, b & c\n'
-    assert heading_anchors(text) == {
-        'what-import-x-changes', 'a-b--c', 'a-b--c-1'}

@@ -46,6 +46,7 @@ def pictures(tmp_path_factory) -> dict:
 
 @pytest.mark.parametrize('config', CONFIGS,
                          ids=lambda p: str(Path(p).relative_to(REPO)))
+@pytest.mark.slow
 def test_every_config_builds_in_its_inferencer(config):
     """One build a config: its inferencer, and (for the model zoo's
     configs) the parameter count that the metafile lists."""
@@ -84,6 +85,7 @@ def demo(*argv):
 
 @pytest.mark.parametrize('picture', ['coco', 'ade', 'photo'])
 @pytest.mark.parametrize('model', FAMILIES)
+@pytest.mark.slow
 def test_image_demo_writes_picture_and_predictions(model, picture, pictures,
                                                    tmp_path, capsys):
     if picture == 'ade' and 'coco' in model or \

@@ -156,6 +156,7 @@ def test_excluded_convolution_keeps_float_weights(fpn_files, work):
     assert report['float_nodes'] > 0
 
 
+@pytest.mark.slow
 def test_quantize_tool_exports_a_checkpoint_then_quantizes_it(coco, work):
     cfg = config_on(MASKRCNN, coco)
     torch.manual_seed(0)

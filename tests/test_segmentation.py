@@ -48,20 +48,8 @@ def test_config_builds_with_recipe_and_tta(name):
     if name.startswith('upernet'):
         assert model.decode_head.in_channels == channels
         assert model.auxiliary_head.in_channels == channels[2]
-        assert cfg.optim_wrapper.optimizer.lr == 6e-5
-        assert cfg.train_cfg.max_iters == 160000
-        assert cfg.train_dataloader.batch_size * 8 == \
-            cfg.auto_scale_lr.base_batch_size == 16
     else:
         assert model.neck.in_channels == channels
-        assert cfg.optim_wrapper.optimizer.lr == 2e-4
-    if name.endswith('ade20k.py') and name.startswith('fpn'):
-        assert cfg.train_cfg.max_iters == 40000
-        assert cfg.train_dataloader.batch_size * 8 == \
-            cfg.auto_scale_lr.base_batch_size == 32
-    if 'cityscapes' in name:
-        assert cfg.train_cfg.max_iters == 80000
-        assert cfg.crop_size == (512, 1024)
     assert cfg.tta_model.type == 'SegTTAModel' and cfg.tta_pipeline
     built = MODELS.build(cfg.model)
     assert type(built.backbone).__name__ == 'FasterNet'
@@ -94,6 +82,7 @@ def total_loss(model, data) -> torch.Tensor:
 
 @pytest.mark.parametrize('name', ['fpn_fasternet_t0_ade20k.py',
                                   'upernet_fasternet_t0_ade20k.py'])
+@pytest.mark.slow
 def test_training_steps_lower_the_loss_of_a_batch(name):
     model, data = small_model_and_batch(name)
     assert_training_steps_lower_the_loss(model, data, total_loss)
@@ -154,6 +143,7 @@ def tool(*args) -> subprocess.CompletedProcess:
     return result
 
 
+@pytest.mark.slow
 def test_shared_tools_train_evaluate_and_tta_on_generated_ade(ade, tmp_path):
     work_dir = tmp_path / 'work'
     result = tool('tools/train.py', DEMO, '--work-dir', str(work_dir),
@@ -179,6 +169,7 @@ def test_shared_tools_train_evaluate_and_tta_on_generated_ade(ade, tmp_path):
         assert cv2.imread(str(path), cv2.IMREAD_UNCHANGED).shape == (256, 256)
 
 
+@pytest.mark.slow
 def test_demo_config_trains_with_mmseg_own_train_tool(ade, tmp_path):
     mmseg_train = Path(mmseg.__file__).parent / '.mim/tools/train.py'
     work_dir = tmp_path / 'work'

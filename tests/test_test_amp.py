@@ -54,6 +54,7 @@ def run_test(config: str, checkpoint: Path, work_dir: Path, options: list,
     ('configs/demo/retinanet_fasternet_t0_synthetic.py',
      ['model.test_cfg.score_thr=0.0']),
 ])
+@pytest.mark.slow
 def test_amp_detection_runs_in_bf16_end_to_end(config, options, coco,
                                                tmp_path):
     checkpoint = tmp_path / 'untrained.pth'
@@ -81,6 +82,7 @@ def test_amp_detection_runs_in_bf16_end_to_end(config, options, coco,
     assert differs
 
 
+@pytest.mark.slow
 def test_amp_segmentation_runs_in_bf16_end_to_end(ade, tmp_path):
     config = 'configs/demo/fpn_fasternet_t0_synthetic.py'
     checkpoint = tmp_path / 'untrained.pth'

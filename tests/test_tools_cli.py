@@ -31,6 +31,7 @@ def python(*args, **kwargs) -> subprocess.CompletedProcess:
     return run(sys.executable, *args, **kwargs)
 
 
+@pytest.mark.slow
 def test_make_synthetic_data_command_line(tmp_path):
     root = tmp_path / 'coco'
     result = python('tools/make_synthetic_data.py', 'coco', str(root),
@@ -48,6 +49,7 @@ def test_make_synthetic_data_command_line(tmp_path):
     assert len(list((ade / 'images/validation').glob('*.jpg'))) == 1
 
 
+@pytest.mark.slow
 def test_demo_report_untrained_checkpoint_and_loss_curve(tmp_path):
     out = tmp_path / 'untrained.pth'
     result = python('tools/demo_report.py', 'untrained', SEG_DEMO, str(out))
@@ -85,6 +87,7 @@ def test_slurm_train_passes_its_arguments_to_srun(tmp_path):
         '--cfg-options', 'train_cfg.max_iters=1']
 
 
+@pytest.mark.slow
 def test_user_error_ends_in_one_line_unless_traceback_is_asked(tmp_path):
     bad = tmp_path / 'bad.py'
     bad.write_text("model = dict(\n    type='FasterNet',\n")
@@ -119,6 +122,7 @@ def test_run_cli_shows_bugs_with_their_traceback(capsys):
         'error: --work-dir: cannot write to /x.')
 
 
+@pytest.mark.slow
 def test_get_flops_prints_its_table_and_a_progress_line():
     result = python('tools/analysis/get_flops.py', SEG_DEMO, '--shape', '64',
                     '64')

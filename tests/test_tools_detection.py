@@ -111,6 +111,7 @@ def straight_run(coco, tmp_path_factory) -> dict:
     return final_state(work_dir)
 
 
+@pytest.mark.slow
 def test_training_learns_and_evaluation_writes_metrics_and_pictures(
         coco, tmp_path):
     work_dir = tmp_path / 'work'
@@ -201,6 +202,7 @@ def dist(script: str, *args) -> subprocess.CompletedProcess:
     return result
 
 
+@pytest.mark.slow
 def test_two_process_gloo_ddp_train_and_test(coco, tmp_path):
     work_dir = tmp_path / 'ddp'
     dist('tools/dist_train.sh', CONFIG, '2', '--work-dir', str(work_dir),
@@ -295,6 +297,7 @@ def test_show_turns_on_the_visualization_hook(coco, tmp_path):
     assert hook.draw and hook.show and hook.wait_time == 2
 
 
+@pytest.mark.slow
 def test_checkpoint_of_another_variant_stops_before_evaluation(
         coco, tmp_path):
     # A T0 checkpoint, a T1 model: stop at loading, name checkpoint and

@@ -247,6 +247,7 @@ def test_two_stage_adamw_keeps_the_recipe_without_decay_on_1d_weights():
         assert decay[id(param)] == expected, name
 
 
+@pytest.mark.slow
 def test_each_variant_pairs_with_the_cspnext_closest_in_parameters():
     """RTMDet sizes: CSPNeXt backbone parameters against FasterNet's."""
     def backbone_params(cfg: Config) -> int:

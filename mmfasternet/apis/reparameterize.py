@@ -7,7 +7,7 @@ from typing import Optional
 from mmengine.config import Config
 from mmengine.runner.checkpoint import _load_checkpoint, save_checkpoint
 
-from ..checkpoint import check_checkpoint_file
+from ..checkpoint import check_checkpoint_file, strip_wrapper_prefix
 from ..errors import InputError
 from ..inference import fasternet_backbones
 from ..models.backbones.fasternet import is_fused_state_dict
@@ -16,8 +16,7 @@ from ..models.builder import build_model
 
 def _state_dict(checkpoint: dict) -> dict:
     state_dict = checkpoint.get('state_dict', checkpoint)
-    return {k[len('module.'):] if k.startswith('module.') else k: v
-            for k, v in state_dict.items()}
+    return strip_wrapper_prefix(state_dict)
 
 
 def reparameterize_checkpoint(cfg: Config, config_path: str,

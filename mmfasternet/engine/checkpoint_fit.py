@@ -6,7 +6,6 @@ a half-initialised model). This hook checks the checkpoint when the Runner
 loads it, with mmengine's own loading walk, and stops with the count and
 examples of the tensors that do not fit, naming the checkpoint and config.
 """
-import re
 from typing import Dict, List
 
 from mmengine.hooks import Hook
@@ -14,6 +13,7 @@ from mmengine.model import BaseTTAModel, is_model_wrapper
 from mmengine.registry import HOOKS
 from torch import nn
 
+from ..checkpoint import strip_wrapper_prefix
 from ..errors import CheckpointError
 
 EXAMPLES = 3
@@ -33,8 +33,7 @@ def checkpoint_mismatches(model: nn.Module,
     unexpected: List[str] = []
     errors: List[str] = []
     metadata = getattr(state_dict, '_metadata', None)
-    state_dict = {re.sub(r'^module\.', '', k): v
-                  for k, v in state_dict.items()}
+    state_dict = strip_wrapper_prefix(state_dict)
 
     def load(module: nn.Module, prefix: str = '') -> None:
         if is_model_wrapper(module) or isinstance(module, BaseTTAModel):

@@ -19,6 +19,7 @@ from mmengine.registry import MODELS
 from torch.nn.modules.batchnorm import _BatchNorm
 from torch.nn.utils.fusion import fuse_conv_bn_eval
 
+from ...checkpoint import strip_wrapper_prefix
 from .timm_keys import load_weights_file, timm_to_official
 
 # Keys of the official ImageNet classifier that a dense-prediction backbone
@@ -489,7 +490,4 @@ class FasterNet(BaseModule):
                 k[len(prefix):]: v
                 for k, v in state_dict.items() if k.startswith(prefix)
             }
-        return {
-            k[len('module.'):] if k.startswith('module.') else k: v
-            for k, v in state_dict.items()
-        }
+        return strip_wrapper_prefix(state_dict)
