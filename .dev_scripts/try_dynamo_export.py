@@ -10,7 +10,6 @@ import time
 import torch
 
 from mmfasternet.apis import run_cli
-from mmfasternet.apis.cli import quiet_model_logs
 from mmfasternet.apis.runner import load_config
 from mmfasternet.deploy.export import exportable_model, prepare_for_export
 from mmfasternet.deploy.ops import onnxscript_translations
@@ -23,7 +22,6 @@ def main() -> None:
     parser.add_argument('--shape', type=int, nargs=2, default=[128, 128])
     parser.add_argument('--out', default='dynamo.onnx')
     args = parser.parse_args()
-    quiet_model_logs()
     torch.manual_seed(0)
     model = prepare_for_export(build_model(load_config(args.config), None))
     module, names = exportable_model(model)

@@ -226,6 +226,9 @@ def _runner(work_dir, max_iters, resume=False):
         default_hooks=dict(checkpoint=dict(
             type='CheckpointHook', interval=2, by_epoch=False)),
         randomness=dict(seed=0),
+        # Runners built in the same second share a message hub unless
+        # their experiments are named apart.
+        experiment_name=f'{Path(work_dir).name}-{max_iters}',
         resume=resume)
 
 

@@ -1,4 +1,5 @@
 """Pre-flight checks: each user mistake gets a message naming its cause."""
+import copy
 import json
 
 import cv2
@@ -33,7 +34,8 @@ def coco_root(tmp_path_factory):
 
 
 def coco_cfg(det_cfg, root):
-    cfg = det_cfg.copy()
+    # A deep copy: the tests change the datasets of what they get back.
+    cfg = copy.deepcopy(det_cfg)
     for split in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
         cfg[split].dataset.data_root = root + '/'
     return cfg

@@ -13,6 +13,7 @@ import torch
 from mmdet.registry import OPTIM_WRAPPER_CONSTRUCTORS
 from mmengine.config import Config
 from mmengine.optim import build_optim_wrapper
+from mmengine.registry import DefaultScope
 from mmengine.utils import get_installed_path
 
 from mmfasternet.analysis.models import default_shape
@@ -217,11 +218,13 @@ def test_convnext_layer_decay_constructor_refuses_fasternet():
     import mmdet.engine  # noqa: F401  registers mmdet's constructors
     name = 'maskrcnn_fasternet_t2_ms-crop-3x_coco.py'
     mmdet_wrapper = load_mmdet(RECIPES[name]).optim_wrapper
-    constructor = OPTIM_WRAPPER_CONSTRUCTORS.build(dict(
-        type=mmdet_wrapper.constructor,
-        optim_wrapper_cfg=dict(type='OptimWrapper',
-                               optimizer=mmdet_wrapper.optimizer),
-        paramwise_cfg=mmdet_wrapper.paramwise_cfg))
+    # In mmdet's scope, whatever scope an earlier runner left current.
+    with DefaultScope.overwrite_default_scope('mmdet'):
+        constructor = OPTIM_WRAPPER_CONSTRUCTORS.build(dict(
+            type=mmdet_wrapper.constructor,
+            optim_wrapper_cfg=dict(type='OptimWrapper',
+                                   optimizer=mmdet_wrapper.optimizer),
+            paramwise_cfg=mmdet_wrapper.paramwise_cfg))
     with pytest.raises(NotImplementedError):
         constructor(build_model(load(name)))
 

@@ -3,7 +3,6 @@ mmseg's tools, and how a tool ends on a mistake in its input (one or two
 lines that name the cause, not a traceback; a bug, in this project or below
 it, keeps its full traceback, so reports are useful)."""
 import argparse
-import logging
 import os
 import sys
 from typing import Callable
@@ -53,14 +52,3 @@ def parse_runner_arguments(
     args = parser.parse_args()
     os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
     return args
-
-
-def quiet_model_logs() -> None:
-    """Send mmengine's per-parameter initialisation report nowhere.
-
-    Analysis tools build models outside a Runner; mmengine then logs one
-    line per parameter to the console (hundreds of lines before a 7-line
-    table). Warnings and errors still show.
-    """
-    from mmengine.logging import MMLogger
-    MMLogger.get_instance('mmfasternet_tool', log_level=logging.WARNING)

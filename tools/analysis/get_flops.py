@@ -9,7 +9,6 @@ import sys
 from mmfasternet.analysis.complexity import format_complexity, model_complexity
 from mmfasternet.analysis.models import default_shape, load_any_config
 from mmfasternet.apis import run_cli
-from mmfasternet.apis.cli import quiet_model_logs
 
 
 def main() -> None:
@@ -20,7 +19,6 @@ def main() -> None:
     parser.add_argument('--backbone-only', action='store_true',
                         help='count the backbone alone')
     args = parser.parse_args()
-    quiet_model_logs()
     cfg = load_any_config(args.config)
     shape = tuple(args.shape) if args.shape else default_shape(cfg)
     print(f'building the model of {args.config} and counting at '

@@ -10,7 +10,6 @@ import argparse
 import json
 
 from mmfasternet.apis import run_cli
-from mmfasternet.apis.cli import quiet_model_logs
 from mmfasternet.apis.runner import load_config
 from mmfasternet.deploy.convert import (DEFAULT_OPSET, export_shape,
                                         pytorch2onnx)
@@ -45,7 +44,6 @@ def parse_args() -> argparse.Namespace:
 
 def main() -> None:
     args = parse_args()
-    quiet_model_logs()
     cfg = load_config(args.config)
     checkpoint = None if args.checkpoint == 'none' else args.checkpoint
     shape, dynamic = export_shape(cfg, args.shape, args.dynamic)

@@ -16,7 +16,6 @@ import json
 from mmengine.config import DictAction
 
 from mmfasternet.apis import run_cli
-from mmfasternet.apis.cli import quiet_model_logs
 from mmfasternet.apis.runner import load_config
 from mmfasternet.deploy.convert import export_shape, pytorch2onnx
 from mmfasternet.deploy.quantize import (DEFAULT_CALIBRATION_IMAGES,
@@ -52,7 +51,6 @@ def parse_args() -> argparse.Namespace:
 
 def main() -> None:
     args = parse_args()
-    quiet_model_logs()
     cfg = load_config(args.config, args.cfg_options)
     fp32_file = args.checkpoint
     if not fp32_file.endswith('.onnx'):
