@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # Segmentation demo, offline: set up (scripts/install.sh), generate the
 # ADE20K-layout shapes set, train a FasterNet-T0 Semantic FPN from scratch on
-# it, evaluate it (mIoU and per-class IoU) in fp32, with --amp, in its folded
-# deploy form and folded + channels-last + --amp, and the untrained model as
-# the baseline (scripts/demo_stages.sh). Metrics and stage times go to
-# RESULTS (default benchmarks/demo_fpn_fasternet_t0.json); pictures of
-# predictions beside labels go to the work dir. A second run reuses what the
-# first finished.
+# it, evaluate it (mIoU and per-class IoU) in fp32, and the untrained model
+# as the baseline (scripts/demo_stages.sh; DEMO_FORMS=all adds --amp, the
+# folded deploy form and folded + channels-last + --amp). Metrics and stage
+# times go to RESULTS (default benchmarks/demo_fpn_fasternet_t0.json);
+# pictures of predictions beside labels go to the work dir. A second run
+# reuses what the first finished.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 bash "$root/scripts/install.sh"
@@ -19,5 +19,5 @@ stage data "${VENV_DIR:-$root/.venv}/bin/python" \
 train_and_evaluate "${VENV_DIR:-$root/.venv}/bin/python" \
   configs/demo/fpn_fasternet_t0_synthetic.py "$work" \
   "${RESULTS:-benchmarks/demo_fpn_fasternet_t0.json}" "$work/pictures" \
-  "bash scripts/demo_seg.sh"
+  "${DEMO_FORMS:+DEMO_FORMS=$DEMO_FORMS }${RESULTS:+RESULTS=$RESULTS }bash scripts/demo_seg.sh"
 echo "Pictures: $work/pictures, loss curve: $work/loss_curve.png"

@@ -2,10 +2,14 @@
 # stages after data generation, timed, and the results file.
 #   train_and_evaluate PY CONFIG WORK RESULTS SHOW_DIR CMDLINE [DATA_SECONDS]
 # trains (resuming what a previous run finished), evaluates the trained
-# model in fp32, with --amp (bf16 on a CPU, fp16 on CUDA), folded into its
-# deploy form (tools/model_converters/reparameterize_model.py), and folded +
-# channels-last + --amp, then the untrained model as the baseline, and
-# writes every metric with the wall time of each stage to RESULTS.
+# model in fp32 (with pictures), then the untrained model as the baseline,
+# and writes every metric with the wall time of each stage to RESULTS.
+# DEMO_FORMS=all also evaluates the trained model with --amp (bf16 on a
+# CPU, fp16 on CUDA), folded into its deploy form
+# (tools/model_converters/reparameterize_model.py), and folded +
+# channels-last + --amp: the accuracy of each inference form. They are not
+# in the default run because bf16 is emulated, and slow, on CPUs without
+# bf16 instructions.
 
 seconds=()
 stage() {  # stage NAME COMMAND...: run it and record its wall time
@@ -22,25 +26,33 @@ train_and_evaluate() {
   trained="$(cat "$work/last_checkpoint")"
   stage test_fp32 "$py" tools/test.py "$config" "$trained" \
     --work-dir "$work/test_trained" --show-dir "$show_dir"
-  stage test_amp "$py" tools/test.py "$config" "$trained" --amp \
-    --work-dir "$work/test_trained_amp"
-  stage fold "$py" tools/model_converters/reparameterize_model.py \
-    "$config" "$trained" "$work/deploy.pth"
-  stage test_deploy "$py" tools/test.py "$config" "$work/deploy.pth" \
-    --work-dir "$work/test_deploy" \
-    --cfg-options model.backbone.deploy=True
-  stage test_deploy_channels_last_amp "$py" tools/test.py "$config" \
-    "$work/deploy.pth" --work-dir "$work/test_deploy_cl_amp" --amp \
-    --cfg-options model.backbone.deploy=True model.backbone.channels_last=True
+  local forms=()
+  if [[ "${DEMO_FORMS:-fp32}" == all ]]; then
+    stage test_amp "$py" tools/test.py "$config" "$trained" --amp \
+      --work-dir "$work/test_trained_amp"
+    stage fold "$py" tools/model_converters/reparameterize_model.py \
+      "$config" "$trained" "$work/deploy.pth"
+    stage test_deploy "$py" tools/test.py "$config" "$work/deploy.pth" \
+      --work-dir "$work/test_deploy" \
+      --cfg-options model.backbone.deploy=True
+    stage test_deploy_channels_last_amp "$py" tools/test.py "$config" \
+      "$work/deploy.pth" --work-dir "$work/test_deploy_cl_amp" --amp \
+      --cfg-options model.backbone.deploy=True \
+      model.backbone.channels_last=True
+    forms=(--run trained_amp "$work/test_trained_amp"
+      --run trained_deploy_fp32 "$work/test_deploy"
+      --run trained_deploy_channels_last_amp "$work/test_deploy_cl_amp")
+  elif [[ "${DEMO_FORMS:-fp32}" != fp32 ]]; then
+    echo "DEMO_FORMS=${DEMO_FORMS}: use fp32 (the default) or all" >&2
+    return 2
+  fi
   "$py" tools/demo_report.py untrained "$config" "$work/untrained.pth"
   stage test_untrained "$py" tools/test.py "$config" "$work/untrained.pth" \
     --work-dir "$work/test_untrained"
   "$py" tools/demo_report.py loss-curve "$work" "$work/loss_curve.png"
   "$py" tools/demo_report.py results "$results" --config "$config" \
     --run trained_fp32 "$work/test_trained" \
-    --run trained_amp "$work/test_trained_amp" \
-    --run trained_deploy_fp32 "$work/test_deploy" \
-    --run trained_deploy_channels_last_amp "$work/test_deploy_cl_amp" \
+    "${forms[@]}" \
     --run untrained_fp32 "$work/test_untrained" \
     "${seconds[@]}" --cmdline "$cmdline"
 }

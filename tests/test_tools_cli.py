@@ -68,6 +68,39 @@ def test_demo_report_untrained_checkpoint_and_loss_curve(tmp_path):
     assert png.read_bytes()[:8] == b'\x89PNG\r\n\x1a\n'
 
 
+def demo_stage_calls(tmp_path, forms):
+    """The tool calls scripts/demo_stages.sh makes with DEMO_FORMS=forms,
+    through a stand-in python that logs its arguments."""
+    work = tmp_path / 'work'
+    work.mkdir(exist_ok=True)
+    (work / 'last_checkpoint').write_text(str(work / 'iter_8.pth'))
+    fake = tmp_path / 'py'
+    fake.write_text('#!/bin/sh\necho "$@" >> "$CALLS"\n')
+    fake.chmod(0o755)
+    calls = tmp_path / f'calls_{forms}.txt'
+    result = run(
+        'bash', '-c', 'source scripts/demo_stages.sh && train_and_evaluate '
+        f'{fake} {DET_DEMO} {work} {tmp_path}/r.json pics cmd',
+        env=dict(DEMO_FORMS=forms, CALLS=str(calls)), check=False)
+    tools = [line.split()[0] for line in calls.read_text().splitlines()
+             ] if calls.exists() else []
+    return result, tools, calls.read_text() if calls.exists() else ''
+
+
+def test_demo_evaluates_fp32_by_default_and_every_form_when_asked(tmp_path):
+    _, tools, calls = demo_stage_calls(tmp_path, 'fp32')
+    assert tools.count('tools/test.py') == 2 and '--amp' not in calls
+    assert 'tools/demo_report.py results' in calls
+    _, tools, calls = demo_stage_calls(tmp_path, 'all')
+    assert tools.count('tools/test.py') == 4 + 1
+    assert calls.count('--amp') == 2
+    assert 'tools/model_converters/reparameterize_model.py' in tools
+    assert '--run trained_deploy_channels_last_amp' in calls
+    result, _, _ = demo_stage_calls(tmp_path, 'bf16')
+    assert result.returncode == 2
+    assert 'DEMO_FORMS=bf16: use fp32 (the default) or all' in result.stderr
+
+
 def test_slurm_train_passes_its_arguments_to_srun(tmp_path):
     fake = tmp_path / 'bin' / 'srun'
     fake.parent.mkdir()

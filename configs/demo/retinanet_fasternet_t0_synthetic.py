@@ -1,7 +1,7 @@
 # Offline demo: FasterNet-T0 RetinaNet trained from scratch on the generated
 # shapes set (data and schedule: _base_/synthetic_coco_cpu.py; the masks it
 # loads are unused), the one-stage detector the deployment checks export
-# and score (docs/deployment.md). Slim heads (64 channels), 800 iterations.
+# and score (docs/deployment.md). Slim heads (64 channels).
 _base_ = [
     'mmdet::_base_/models/retinanet_r50_fpn.py',
     'mmdet::retinanet/retinanet_tta.py', '_base_/synthetic_coco_cpu.py'
@@ -17,13 +17,3 @@ model = dict(
     test_cfg=dict(nms_pre=500, max_per_img=50))
 val_evaluator = dict(metric='bbox')
 test_evaluator = val_evaluator
-
-max_iters = 800
-train_cfg = dict(max_iters=max_iters, val_interval=max_iters)
-param_scheduler = [
-    dict(type='LinearLR', start_factor=0.01, by_epoch=False, begin=0,
-         end=100),
-    dict(type='MultiStepLR', by_epoch=False, begin=0, end=max_iters,
-         milestones=[650], gamma=0.1)
-]
-default_hooks = dict(checkpoint=dict(interval=400))

@@ -9,7 +9,7 @@ precision its runtime reported.
 Example (the trained Mask R-CNN demo):
   python tools/deployment/check_accuracy.py \
     configs/demo/maskrcnn_fasternet_t0_synthetic.py \
-    work_dirs/demo_maskrcnn_fasternet_t0/iter_1500.pth maskrcnn_t0.onnx \
+    work_dirs/demo_maskrcnn_fasternet_t0/iter_800.pth maskrcnn_t0.onnx \
     --precisions fp32 bf16 --int8 maskrcnn_t0_int8.onnx \
     --results benchmarks/precision_accuracy_cpu.json
 """

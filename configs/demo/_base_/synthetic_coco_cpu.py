@@ -48,7 +48,9 @@ test_cfg = {{_base_.resilient_test_cfg}}
 val_evaluator = dict(ann_file=data_root + 'annotations/instances_val2017.json')
 test_evaluator = val_evaluator
 
-max_iters = 1500
+# 800 iterations: bbox/segm mAP 0.671/0.764 for the Mask R-CNN demo in
+# 410 s on 2 cores of a Xeon (1,500 gave 0.719/0.798 in about twice the time).
+max_iters = 800
 train_cfg = dict(
     _delete_=True, type='IterBasedTrainLoop', max_iters=max_iters,
     val_interval=max_iters)
@@ -56,7 +58,7 @@ param_scheduler = [
     dict(type='LinearLR', start_factor=0.01, by_epoch=False, begin=0,
          end=100),
     dict(type='MultiStepLR', by_epoch=False, begin=0, end=max_iters,
-         milestones=[1250], gamma=0.1)
+         milestones=[650], gamma=0.1)
 ]
 optim_wrapper = dict(
     optimizer=dict(_delete_=True, type='AdamW', lr=1e-3, weight_decay=1e-4))
@@ -64,6 +66,6 @@ auto_scale_lr = dict(base_batch_size=4)
 
 default_hooks = dict(
     logger=dict(interval=50),
-    checkpoint=dict(by_epoch=False, interval=500, max_keep_ckpts=2))
+    checkpoint=dict(by_epoch=False, interval=400, max_keep_ckpts=2))
 log_processor = dict(by_epoch=False)
 randomness = dict(seed=0)
