@@ -1,6 +1,6 @@
 """The fast inference forms of a whole detector or segmentor.
 
-Three independent choices, so that their effects can be measured apart:
+Four independent choices, so that their effects can be measured apart:
 
 - ``deploy``: fold every BatchNorm that follows a conv into that conv in each
   FasterNet backbone of the model (:meth:`FasterNet.switch_to_deploy`). The
@@ -8,11 +8,14 @@ Three independent choices, so that their effects can be measured apart:
   refused, whatever its config file is called.
 - ``channels_last``: weights and activations of the whole model (any
   backbone, so peers get it too) in channels-last memory format.
+- ``fuse_bn``: every BatchNorm that follows a conv anywhere in the model
+  (other backbones, necks, heads) folded into it by mmcv's ``fuse_conv_bn``,
+  so that a peer is compared in the form FasterNet's ``deploy`` gives it.
 - ``compile``: ``torch.compile`` of the backbone and the neck, in place
   (``nn.Module.compile``, so state-dict keys do not change). The heads stay
   eager: mmcv's nms and RoIAlign break graphs.
 
-Mixed precision is a fourth choice, applied around the call:
+Mixed precision is a fifth choice, applied around the call:
 :func:`inference_autocast` gives bf16 on CPU and fp16 on CUDA.
 """
 import contextlib
@@ -59,7 +62,8 @@ def compile_dense_parts(model: nn.Module, **compile_kwargs) -> List[str]:
 def optimize_for_inference(model: nn.Module,
                            deploy: bool = False,
                            channels_last: bool = False,
-                           compile: bool = False) -> nn.Module:
+                           compile: bool = False,
+                           fuse_bn: bool = False) -> nn.Module:
     """Put ``model`` (a detector, a segmentor or a backbone) in eval mode and
     apply the chosen inference forms in place; returns ``model``.
 
@@ -69,6 +73,8 @@ def optimize_for_inference(model: nn.Module,
         channels_last (bool): Channels-last weights and inputs for the whole
             model (the backbone converts its input on entry).
         compile (bool): ``torch.compile`` the backbone and the neck.
+        fuse_bn (bool): Fold every remaining conv + BatchNorm pair of the
+            model (mmcv's ``fuse_conv_bn``), after ``deploy``.
     """
     model.eval()
     if deploy:
@@ -79,6 +85,9 @@ def optimize_for_inference(model: nn.Module,
                 f'so there is nothing to fold.')
         for backbone in backbones:
             backbone.switch_to_deploy()
+    if fuse_bn:
+        from mmcv.cnn import fuse_conv_bn
+        fuse_conv_bn(model)
     if channels_last:
         model.to(memory_format=torch.channels_last)
         entry = getattr(model, 'backbone', model)

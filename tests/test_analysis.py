@@ -147,12 +147,16 @@ def test_form_names_spell_the_choices_in_order():
     assert parse_form('train_fp32') == Form()
     assert parse_form('deploy_cl_bf16_compile_fastroi') == Form(
         True, True, 'bf16', True, True)
-    for name in ('deploy_cl_bf16', 'train_cl_fp32', 'deploy_fp16_compile'):
+    assert parse_form('train_cl_bf16_fuse') == Form(
+        False, True, 'bf16', fuse=True)
+    for name in ('deploy_cl_bf16', 'train_cl_fp32', 'deploy_fp16_compile',
+                 'deploy_cl_bf16_compile_fastroi_fuse'):
         assert parse_form(name).name == name
 
 
 @pytest.mark.parametrize('name', ['fp32', 'deploy', 'train_cl',
                                   'deploy_bf16_fastroi_compile',
+                                  'deploy_bf16_fuse_fastroi',
                                   'train_fp32_turbo', 'cl_train_fp32'])
 def test_bad_form_names_are_refused_with_the_grammar(name):
     with pytest.raises(InputError, match=r'\{train\|deploy\}'):
@@ -222,7 +226,8 @@ def side_by_side(tmp_path_factory):
                       broken_compile)
         results = bench([MASKRCNN_T0, peer],
                         ['train_fp32', 'deploy_fp32', 'train_cl_bf16',
-                         'train_fp32_fastroi', 'train_fp32_compile'],
+                         'train_fp32_fastroi', 'train_fp32_compile',
+                         'deploy_fp32_fuse'],
                         parts=True, detections=5, repeat=2)
     return {(r.model, r.form): r for r in results}, results
 
@@ -240,12 +245,15 @@ def test_forms_run_as_the_model_allows_deploy_decided_from_the_model(
         (MASK, 'train_cl_bf16', 'train_cl_bf16'),
         (MASK, 'train_fp32_fastroi', 'train_fp32_fastroi'),
         (MASK, 'train_fp32_compile', 'train_fp32_compile'),
+        (MASK, 'deploy_fp32_fuse', 'deploy_fp32_fuse'),
         # the peer has no FasterNet (whatever its file name says) and no
         # RoIAlign: its deploy_fp32 and train_fp32_fastroi are its
         # train_fp32, timed once
         (PEER, 'train_fp32', 'train_fp32'),
         (PEER, 'train_cl_bf16', 'train_cl_bf16'),
         (PEER, 'train_fp32_compile', 'train_fp32_compile'),
+        # its BatchNorm is folded by fuse alone
+        (PEER, 'deploy_fp32_fuse', 'train_fp32_fuse'),
     ]
 
 
@@ -257,6 +265,7 @@ def test_every_form_runs_the_same_weights_on_the_same_input(side_by_side):
     assert by_form[(MASK, 'train_fp32_fastroi')].rel_error_vs_fp32 == 0
     assert 0 < by_form[(MASK, 'deploy_fp32')].rel_error_vs_fp32 < 1e-4
     assert 1e-4 < by_form[(MASK, 'train_cl_bf16')].rel_error_vs_fp32 < 0.1
+    assert 0 < by_form[(PEER, 'deploy_fp32_fuse')].rel_error_vs_fp32 < 1e-4
     for (_, form), r in by_form.items():
         if form.endswith('compile'):
             continue  # broken on purpose here

@@ -1,6 +1,7 @@
 """Inference forms: the deploy form built directly (``deploy=True``) and by
 folding, channels-last as a separate choice, the checkpoint converter, and
 ``torch.compile`` of the dense parts."""
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -111,6 +112,40 @@ def test_optimize_for_inference_decides_deploy_from_the_model():
     model = build_model(peer)
     with pytest.raises(ValueError, match='no FasterNet backbone'):
         optimize_for_inference(model, deploy=True)
+
+
+def test_fuse_bn_folds_every_batchnorm_of_fasternet_and_peer_models_alike():
+    """RTMDet FasterNet-T0 (BatchNorm in backbone, neck and head) with deploy
+    + fuse_bn, and a ResNet-18 Mask R-CNN with fuse_bn alone: no BatchNorm
+    after a conv is left and the outputs stay those of the unfolded model."""
+    peer = Config.fromfile(DEMO_CONFIG)
+    peer.model.backbone = dict(type='mmdet.ResNet', depth=18,
+                               out_indices=(0, 1, 2, 3), init_cfg=None)
+    peer.model.neck.in_channels = [64, 128, 256, 512]
+    rtmdet = load_config('configs/rtmdet_fasternet_t0_coco.py')
+    for cfg, deploy in ((rtmdet, True), (peer, False)):
+        torch.manual_seed(0)
+        model = build_model(cfg)
+        randomize_norm_statistics(model)
+        inputs = torch.randn(1, 3, 128, 160)
+
+        def outputs():
+            with torch.no_grad():
+                features = model.extract_feat(inputs)
+                if hasattr(model, 'bbox_head'):  # RTMDet's head has norms
+                    features = [*features, *model.bbox_head(features)[0]]
+                return features
+
+        reference = outputs()
+        assert any(isinstance(m, nn.BatchNorm2d) for m in model.modules())
+        optimize_for_inference(model, deploy=deploy, fuse_bn=True)
+        # FasterNet's output norms follow a residual sum, not a conv: the
+        # only BatchNorm nothing can be folded into.
+        left = [name for name, m in model.named_modules()
+                if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+        assert all(re.fullmatch(r'backbone\.norm\d', n) for n in left), left
+        for output, ref in zip(outputs(), reference):
+            assert relative_error(output, ref) < 1e-4
 
 
 def predictions(model, inputs, samples):

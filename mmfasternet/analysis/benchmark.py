@@ -204,7 +204,7 @@ def _prepare(spec: BenchmarkSpec, ref: _Reference, device: str,
     entry = _Entry(spec, form.name, precision=form.dtype)
     optimize_for_inference(model, deploy=form.deploy,
                            channels_last=form.channels_last,
-                           compile=form.compile)
+                           compile=form.compile, fuse_bn=form.fuse)
     autocast = inference_autocast(device, enabled=form.dtype != 'fp32')
     target = model.backbone if spec.backbone_only else model
 

@@ -3,7 +3,7 @@ choices of :mod:`mmfasternet.inference` a timed entry makes.
 
 A form name is tokens joined by ``_`` in this order::
 
-    {train|deploy}[_cl]_{fp32|bf16|fp16}[_compile][_fastroi]
+    {train|deploy}[_cl]_{fp32|bf16|fp16}[_compile][_fastroi][_fuse]
 
 - ``train``: the training form in eval mode; ``deploy``: BatchNorm folded
   into the convs of every FasterNet backbone (decided from the built model;
@@ -14,10 +14,15 @@ A form name is tokens joined by ``_`` in this order::
 - ``compile``: ``torch.compile`` of the backbone and the neck.
 - ``fastroi``: every ``RoIAlign`` of the config replaced by the vectorised
   ``FastRoIAlign`` of :mod:`mmfasternet.ops` (same arguments).
+- ``fuse``: every BatchNorm left after a conv, in any backbone, neck or head,
+  folded into that conv by mmcv's ``fuse_conv_bn``: peers (CSPNeXt, ResNet)
+  and FasterNet models' necks and heads get what ``deploy`` gives FasterNet.
 
 Examples: ``train_fp32`` (what a user runs today), ``deploy_fp32``
 (folding alone), ``train_cl_fp32`` (layout alone), ``deploy_cl_fp32``
-(both), ``deploy_cl_bf16_compile_fastroi`` (everything).
+(both), ``deploy_cl_bf16_compile_fastroi`` (everything but ``fuse``),
+``deploy_cl_bf16_fuse`` (every BatchNorm folded, for FasterNet and its peers
+alike).
 """
 from dataclasses import dataclass, replace
 from typing import Optional
@@ -26,7 +31,8 @@ import torch.nn as nn
 
 from ..errors import InputError
 
-FORM_GRAMMAR = '{train|deploy}[_cl]_{fp32|bf16|fp16}[_compile][_fastroi]'
+FORM_GRAMMAR = ('{train|deploy}[_cl]_{fp32|bf16|fp16}[_compile][_fastroi]'
+                '[_fuse]')
 DTYPES = ('fp32', 'bf16', 'fp16')
 AUTOCAST_DEVICE = {'bf16': 'cpu', 'fp16': 'cuda'}
 
@@ -39,6 +45,7 @@ class Form:
     dtype: str = 'fp32'
     compile: bool = False
     fast_roi: bool = False
+    fuse: bool = False
 
     @property
     def name(self) -> str:
@@ -47,6 +54,7 @@ class Form:
         tokens += [self.dtype]
         tokens += ['compile'] if self.compile else []
         tokens += ['fastroi'] if self.fast_roi else []
+        tokens += ['fuse'] if self.fuse else []
         return '_'.join(tokens)
 
 
@@ -64,12 +72,12 @@ def parse_form(name: str) -> Form:
     if not rest or rest[0] not in DTYPES:
         raise error
     dtype, flags = rest[0], rest[1:]
-    known = ['compile', 'fastroi']
+    known = ['compile', 'fastroi', 'fuse']
     if any(f not in known for f in flags) or flags != sorted(
             set(flags), key=known.index):
         raise error
     return Form(tokens[0] == 'deploy', channels_last, dtype,
-                'compile' in flags, 'fastroi' in flags)
+                'compile' in flags, 'fastroi' in flags, 'fuse' in flags)
 
 
 def check_form_device(form: Form, device: str) -> None:

@@ -2,11 +2,13 @@
 inference forms, on CPU or CUDA, interleaved in one run so their ratios hold
 on a noisy machine.
 
-Forms: {train|deploy}[_cl]_{fp32|bf16|fp16}[_compile][_fastroi], e.g.
-train_fp32 (training form, fp32 eager), deploy_fp32 (BatchNorm folded),
-train_cl_fp32 (channels-last), deploy_cl_bf16 (both, bf16 autocast). A model
-without a FasterNet backbone has nothing to fold: its deploy forms run as
-its train forms (timed once). Weights are random: speed does not need them.
+Forms: {train|deploy}[_cl]_{fp32|bf16|fp16}[_compile][_fastroi][_fuse],
+e.g. train_fp32 (training form, fp32 eager), deploy_fp32 (FasterNet's
+BatchNorm folded), train_cl_fp32 (channels-last), deploy_cl_bf16 (both, bf16
+autocast), deploy_cl_bf16_fuse (every BatchNorm of the model folded, peers'
+too). A model without a FasterNet backbone has no deploy form: its deploy
+forms run as its train forms (timed once). Weights are random: speed does
+not need them.
 Configs of installed packages work too: mmdet::mask_rcnn/....py
 --backends onnxruntime openvino adds the exported model in each runtime
 (see docs/deployment.md), timed in the same interleaved rounds, in each of
