@@ -62,10 +62,14 @@ def test_pretrained_folder_comes_from_one_environment_variable(monkeypatch):
         '/weights/fasternet_s-epoch.299-val_acc1.81.2840.pth')
 
 
-@pytest.mark.parametrize('detector', ['maskrcnn', 'retinanet'])
-def test_coco_root_comes_from_one_environment_variable(detector, monkeypatch):
+@pytest.mark.parametrize('name', [
+    'maskrcnn_fasternet_s_coco.py', 'retinanet_fasternet_s_coco.py',
+    'maskrcnn_fasternet_s_ms-crop-3x_coco.py',
+    'cascade-maskrcnn_fasternet_s_ms-crop-3x_coco.py',
+    'rtmdet_fasternet_s_coco.py', 'rtmdet-ins_fasternet_s_coco.py'])
+def test_coco_root_comes_from_one_environment_variable(name, monkeypatch):
     monkeypatch.setenv('COCO_ROOT', '/data/coco2017/')
-    cfg = load(f'{detector}_fasternet_s_coco.py')
+    cfg = load(name)
     for split in ('train', 'val', 'test'):
         assert cfg[f'{split}_dataloader'].dataset.data_root == (
             '/data/coco2017/')

@@ -266,21 +266,6 @@ def test_each_variant_pairs_with_the_cspnext_closest_in_parameters():
         assert closest == size, (variant, ours, cspnext)
 
 
-@pytest.mark.parametrize('name', [
-    'maskrcnn_fasternet_s_ms-crop-3x_coco.py',
-    'cascade-maskrcnn_fasternet_s_ms-crop-3x_coco.py',
-    'rtmdet_fasternet_s_coco.py', 'rtmdet-ins_fasternet_s_coco.py'])
-def test_coco_root_comes_from_one_environment_variable(name, monkeypatch):
-    monkeypatch.setenv('COCO_ROOT', '/data/coco2017/')
-    cfg = load(name)
-    for split in ('train', 'val', 'test'):
-        assert cfg[f'{split}_dataloader'].dataset.data_root == (
-            '/data/coco2017/')
-    for split in ('val', 'test'):
-        assert cfg[f'{split}_evaluator'].ann_file == (
-            '/data/coco2017/annotations/instances_val2017.json')
-
-
 @pytest.mark.parametrize('name, shape', [
     ('rtmdet_fasternet_t0_coco.py', (640, 640)),
     ('rtmdet-ins_fasternet_s_coco.py', (640, 640)),
