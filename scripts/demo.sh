@@ -10,6 +10,7 @@
 # work dir. A second run resumes or reuses what the first one finished.
 # DEMO_CONFIG picks another demo detector on the same data, e.g.
 #   DEMO_CONFIG=configs/demo/retinanet_fasternet_t0_synthetic.py bash scripts/demo.sh
+#   DEMO_CONFIG=configs/demo/rtmdet_fasternet_t0_synthetic.py bash scripts/demo.sh
 # (work dir and results file are named after it).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
