@@ -11,6 +11,7 @@
 # DEMO_CONFIG picks another demo detector on the same data, e.g.
 #   DEMO_CONFIG=configs/demo/retinanet_fasternet_t0_synthetic.py bash scripts/demo.sh
 #   DEMO_CONFIG=configs/demo/rtmdet_fasternet_t0_synthetic.py bash scripts/demo.sh
+#   DEMO_CONFIG=configs/demo/rtmdet-ins_fasternet_t0_synthetic.py bash scripts/demo.sh
 # (work dir and results file are named after it).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
