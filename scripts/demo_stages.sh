@@ -22,6 +22,10 @@ stage() {  # stage NAME COMMAND...: run it and record its wall time
 train_and_evaluate() {
   local py="$1" config="$2" work="$3" results="$4" show_dir="$5" cmdline="$6"
   local trained
+  if [[ "${DEMO_FORMS:-fp32}" != fp32 && "${DEMO_FORMS:-fp32}" != all ]]; then
+    echo "DEMO_FORMS=${DEMO_FORMS}: use fp32 (the default) or all" >&2
+    return 2  # before training, not after it
+  fi
   stage train "$py" tools/train.py "$config" --work-dir "$work" --resume
   trained="$(cat "$work/last_checkpoint")"
   stage test_fp32 "$py" tools/test.py "$config" "$trained" \
@@ -42,9 +46,6 @@ train_and_evaluate() {
     forms=(--run trained_amp "$work/test_trained_amp"
       --run trained_deploy_fp32 "$work/test_deploy"
       --run trained_deploy_channels_last_amp "$work/test_deploy_cl_amp")
-  elif [[ "${DEMO_FORMS:-fp32}" != fp32 ]]; then
-    echo "DEMO_FORMS=${DEMO_FORMS}: use fp32 (the default) or all" >&2
-    return 2
   fi
   "$py" tools/demo_report.py untrained "$config" "$work/untrained.pth"
   stage test_untrained "$py" tools/test.py "$config" "$work/untrained.pth" \

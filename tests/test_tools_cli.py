@@ -96,8 +96,8 @@ def test_demo_evaluates_fp32_by_default_and_every_form_when_asked(tmp_path):
     assert calls.count('--amp') == 2
     assert 'tools/model_converters/reparameterize_model.py' in tools
     assert '--run trained_deploy_channels_last_amp' in calls
-    result, _, _ = demo_stage_calls(tmp_path, 'bf16')
-    assert result.returncode == 2
+    result, tools, _ = demo_stage_calls(tmp_path, 'bf16')
+    assert result.returncode == 2 and tools == []  # refused before training
     assert 'DEMO_FORMS=bf16: use fp32 (the default) or all' in result.stderr
 
 
