@@ -23,19 +23,43 @@ REPO = Path(__file__).parents[1]
 CONFIGS = dict(
     maskrcnn='configs/demo/maskrcnn_fasternet_t0_synthetic.py',
     retinanet='configs/demo/retinanet_fasternet_t0_synthetic.py',
+    rtmdet='configs/demo/rtmdet_fasternet_t0_synthetic.py',
+    rtmdet_ins='configs/demo/rtmdet-ins_fasternet_t0_synthetic.py',
+    cascade='configs/cascade-maskrcnn_fasternet_t2_ms-crop-3x_coco.py',
     fpn='configs/demo/fpn_fasternet_t0_synthetic.py')
 SHAPE = (128, 128)
 
 
 def random_checkpoint(cfg: Config, path: Path, seed: int = 0) -> str:
-    """Random weights; RetinaNet's classifier is spread out so that some
-    scores pass its threshold (its init gives every box 0.01)."""
+    """Random weights (no ImageNet initialisation); the classifiers of
+    RetinaNet, RTMDet and the cascade stages are spread out so that some
+    scores pass their thresholds (their inits give every box 0.01, or
+    1/81)."""
+    cfg.model.backbone.init_cfg = None
     torch.manual_seed(seed)
     model = build_model(cfg, None)
-    head = getattr(model, 'bbox_head', None)
-    if hasattr(head, 'retina_cls'):
-        torch.nn.init.normal_(head.retina_cls.weight, std=0.3)
-        torch.nn.init.zeros_(head.retina_cls.bias)
+    rtmdet = type(getattr(model, 'bbox_head', None)).__name__.startswith(
+        'RTMDet')
+    for name, module in model.named_modules():
+        if not isinstance(module, torch.nn.Conv2d | torch.nn.Linear):
+            continue
+        if rtmdet and 'rtm_reg' in name:  # about one stride each way
+            torch.nn.init.constant_(module.bias, 1.)
+        if 'retina_cls' in name or 'rtm_cls' in name or \
+                name.endswith('fc_cls'):
+            torch.nn.init.normal_(module.weight, std=0.3)
+            torch.nn.init.zeros_(module.bias)
+    if rtmdet:
+        # Its features shrink to 1e-5 through random layers (every score
+        # 0.5): BatchNorm statistics set from a batch of noise keep them
+        # near unit variance, as in a trained model.
+        for module in model.modules():
+            if isinstance(module, torch.nn.modules.batchnorm._BatchNorm):
+                module.reset_running_stats()
+                module.momentum = None
+        model.train()
+        with torch.no_grad():
+            model.bbox_head(model.extract_feat(torch.randn(2, 3, *SHAPE)))
     torch.save({'state_dict': model.state_dict()}, path)
     return str(path)
 
@@ -103,7 +127,8 @@ def assert_same_detections(reference: InstanceData, actual: InstanceData):
 
 
 @pytest.mark.parametrize('backend', ['onnxruntime', 'openvino'])
-@pytest.mark.parametrize('name', ['maskrcnn', 'retinanet'])
+@pytest.mark.parametrize('name', ['maskrcnn', 'retinanet', 'rtmdet',
+                                  'rtmdet_ins', 'cascade'])
 def test_exported_detector_predicts_like_mmdet(exported, name, backend):
     cfg, checkpoint, onnx_file, _ = exported(name)
     reference, actual = predictions(cfg, checkpoint, onnx_file, backend)
@@ -170,16 +195,40 @@ def test_dynamic_export_runs_at_another_size(tmp_path):
     assert_same_detections(reference.pred_instances, actual.pred_instances)
 
 
+def test_cascade_export_runs_every_stage(exported):
+    """Three box stages and three mask stages, each pooling 4 levels, and
+    the two NMS (proposals, detections) in the graph."""
+    ops = exported('cascade')[3]['operators']
+    assert ops['RoiAlign'] == 4 * (3 + 3)
+    assert ops['NonMaxSuppression'] == 2
+
+
 def test_unsupported_part_is_named(tmp_path):
     cfg = Config.fromfile(str(REPO / CONFIGS['maskrcnn']))
-    cfg.model.roi_head.type = 'CascadeRoIHead'
-    cfg.model.roi_head.num_stages = 1
-    cfg.model.roi_head.stage_loss_weights = [1]
-    cfg.model.roi_head.bbox_head = [cfg.model.roi_head.bbox_head]
-    cfg.model.train_cfg.rcnn = [cfg.model.train_cfg.rcnn]
+    cfg.model.roi_head.type = 'PISARoIHead'
     model = build_model(cfg, None)
-    with pytest.raises(ExportError, match='CascadeRoIHead'):
+    with pytest.raises(ExportError, match='PISARoIHead'):
         exportable_model(model)
+
+
+@pytest.mark.parametrize('name', ['rtmdet_ins', 'maskrcnn'])
+def test_boxes_and_masks_stay_in_the_image_the_input_pads(exported, name):
+    """A 96x128 image padded to the file's 128x128 (RTMDet pads every test
+    image to 640x640): mmdet clips boxes to the image, not the padding, and
+    its masks come out in the original image's size."""
+    cfg, checkpoint, onnx_file, _ = exported(name)
+    model = build_model(cfg, checkpoint)
+    image, sample = sample_batch('mmdet')
+    image[..., 96:, :] = 0
+    sample.set_metainfo(dict(img_shape=(96, 128), ori_shape=(48, 64),
+                             scale_factor=(2., 2.)))
+    with torch.no_grad():
+        reference = model.predict(image, [sample.clone()])[0]
+    actual = build_backend_model(cfg, onnx_file)(image, [sample.clone()])[0]
+    assert_same_detections(reference.pred_instances, actual.pred_instances)
+    boxes = actual.pred_instances.bboxes
+    assert boxes[:, 3].max() <= 48 and boxes[:, 2].max() <= 64
+    assert actual.pred_instances.masks.shape[-2:] == (48, 64)
 
 
 def test_operator_without_translation_is_named(tmp_path):

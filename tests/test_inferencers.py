@@ -27,6 +27,10 @@ DEMO = runpy.run_path(str(REPO / 'demo' / 'image_demo.py'))
 # One config per family predicts; every config builds (below).
 FAMILIES = ['maskrcnn_fasternet_t0_coco',
             'configs/retinanet_fasternet_t0_coco.py',
+            'cascade-maskrcnn_fasternet_t2_ms-crop-3x_coco',
+            'maskrcnn_fasternet_t2_ms-crop-3x_coco',
+            'rtmdet_fasternet_t0_coco',
+            'configs/rtmdet-ins_fasternet_t0_coco.py',
             'fpn_fasternet_t0_ade20k',
             'configs/upernet_fasternet_t0_ade20k.py']
 

@@ -89,12 +89,14 @@ class Session:
                 options.inter_op_num_threads = 1
             self.session = ort.InferenceSession(
                 onnx_file, options, providers=['CPUExecutionProvider'])
-            self.input_name = self.session.get_inputs()[0].name
+            self.input_names = [i.name for i in self.session.get_inputs()]
             self.precision = precision  # the CPU provider's only one
         else:
             import openvino as ov
             self.session = ov.Core().compile_model(
                 onnx_file, 'CPU', openvino_config(precision, num_threads))
+            self.input_names = [port.any_name
+                                for port in self.session.inputs]
             self.precision = openvino_compiled_precision(self.session)
         if metadata is None:
             metadata = read_metadata(onnx_file)
@@ -102,13 +104,23 @@ class Session:
             self.precision = 'int8' if self.precision == 'fp32' \
                 else f'int8+{self.precision}'
 
-    def run(self, image: torch.Tensor) -> List[torch.Tensor]:
-        array = np.ascontiguousarray(image.detach().cpu().numpy(),
-                                     dtype=np.float32)
+    def run(self, image: torch.Tensor,
+            image_size: Optional[Sequence[int]] = None
+            ) -> List[torch.Tensor]:
+        """Outputs for one image; a detector's graph also takes the
+        (height, width) of the image inside the padding (default: all of
+        it), which its boxes are clipped to."""
+        feeds = {'image': np.ascontiguousarray(
+            image.detach().cpu().numpy(), dtype=np.float32)}
+        if 'image_size' in self.input_names:
+            if image_size is None:
+                image_size = image.shape[-2:]
+            feeds['image_size'] = np.asarray(
+                [int(image_size[0]), int(image_size[1])], dtype=np.int64)
         if self.backend == 'onnxruntime':
-            outputs = self.session.run(None, {self.input_name: array})
+            outputs = self.session.run(None, feeds)
         else:
-            result = self.session(array)
+            result = self.session(feeds)
             outputs = [result[port] for port in self.session.outputs]
         return [torch.from_numpy(np.asarray(o)) for o in outputs]
 
@@ -141,8 +153,9 @@ class BackendModel(BaseModel):
         data_preprocessor (dict): The config's ``model.data_preprocessor``.
         scope (str): ``'mmdet'`` or ``'mmseg'`` (the config's
             ``default_scope``).
-        mask_threshold (float): Binarisation of Mask R-CNN masks
-            (``test_cfg.rcnn.mask_thr_binary``). Default 0.5.
+        mask_threshold (float): Binarisation of masks (``test_cfg.rcnn.
+            mask_thr_binary``, RTMDet-Ins's ``test_cfg.mask_thr_binary``).
+            Default 0.5.
         align_corners (bool): The segmentation head's resizing. Default False.
         num_threads (int, optional): The backend's CPU threads.
         precision (str, optional): ``'fp32'`` (default) or ``'bf16'``
@@ -209,7 +222,8 @@ class BackendModel(BaseModel):
             data_samples = self._plain_samples(inputs)
         outputs = [
             self.session.run(self._fit(image[None].float(),
-                                       sample.metainfo['img_shape']))
+                                       sample.metainfo['img_shape']),
+                             sample.metainfo['img_shape'][:2])
             for image, sample in zip(inputs, data_samples)
         ]
         if mode == 'tensor':
@@ -229,11 +243,11 @@ class BackendModel(BaseModel):
                 for _ in range(len(inputs))]
 
     def _detection_results(self, outputs, data_samples):
+        names = self.metadata['outputs']
         for sample, output in zip(data_samples, outputs):
-            dets, labels = output[:2]
-            masks = output[2] if len(output) > 2 else None
             sample.pred_instances = detections_to_instances(
-                dets, labels, masks, sample.metainfo, self.mask_threshold)
+                dict(zip(names, output)), sample.metainfo,
+                self.mask_threshold, self.metadata.get('mask_stride'))
         return data_samples
 
     def _segmentation_results(self, outputs, data_samples):
@@ -287,14 +301,16 @@ def backend_model_cfg(cfg: Config, onnx_file: str,
                          f'{", ".join(BACKENDS)}.')
     precision = check_precision(backend, precision)
     model = cfg.model
-    rcnn = (model.get('test_cfg') or {}).get('rcnn') or {}
+    test_cfg = model.get('test_cfg') or {}
+    mask_threshold = (test_cfg.get('rcnn') or test_cfg).get(
+        'mask_thr_binary', 0.5)
     decode_head = model.get('decode_head') or {}
     return dict(
         type='BackendModel',
         onnx_file=onnx_file, backend=backend,
         data_preprocessor=model.get('data_preprocessor'),
         scope=cfg.get('default_scope'),
-        mask_threshold=rcnn.get('mask_thr_binary', 0.5),
+        mask_threshold=mask_threshold,
         align_corners=decode_head.get('align_corners', False),
         num_threads=num_threads, precision=precision)
 
@@ -326,3 +342,8 @@ def use_backend_model(cfg: Config, checkpoint: str,
     cfg.model = backend_model_cfg(cfg, checkpoint, backend or 'onnxruntime',
                                   precision=precision)
     cfg.load_from = None
+    # The export holds the checkpoint's weights, which are the averaged ones
+    # where the config trains with EMA (mmengine's EMAHook saves them as
+    # the state_dict); the hook would copy the runtime's session.
+    cfg.custom_hooks = [hook for hook in cfg.get('custom_hooks') or []
+                        if not str(hook.get('type', '')).endswith('EMAHook')]

@@ -115,9 +115,12 @@ def operator_counts(onnx_file: str) -> Dict[str, int]:
                 .most_common())
 
 
-def _export(module: nn.Module, image: torch.Tensor, out: str,
+def _export(module: nn.Module, inputs, out: str,
             output_names: Sequence[str], opset: int, dynamic: bool) -> None:
+    """``inputs``: the image, or a tuple of the image and ``image_size``."""
     register_onnx_symbolics(opset)
+    inputs = inputs if isinstance(inputs, tuple) else (inputs, )
+    input_names = ['image', 'image_size'][:len(inputs)]
     dynamic_axes = None
     if dynamic:
         dynamic_axes = {'image': {2: 'height', 3: 'width'}}
@@ -131,8 +134,8 @@ def _export(module: nn.Module, image: torch.Tensor, out: str,
             # a second input below catches any value frozen by the trace.
             warnings.simplefilter('ignore', torch.jit.TracerWarning)
             torch.onnx.export(
-                module, (image, ), out, dynamo=False, opset_version=opset,
-                input_names=['image'], output_names=list(output_names),
+                module, inputs, out, dynamo=False, opset_version=opset,
+                input_names=input_names, output_names=list(output_names),
                 dynamic_axes=dynamic_axes, do_constant_folding=True,
                 # an autograd.Function without ONNX translation (mmcv's ops)
                 # must fail by name, not be traced into constants
@@ -226,8 +229,8 @@ def align_detections(names: Sequence[str],
         lone_actual.remove(tie)
     keep_ref = torch.tensor([i for i, _ in pairs], dtype=torch.long)
     keep_act = torch.tensor([j for _, j in pairs], dtype=torch.long)
-    per_box = [k for k, n in enumerate(names) if n in ('dets', 'labels',
-                                                       'masks')]
+    per_box = [k for k, n in enumerate(names)
+               if n in ('dets', 'labels', 'masks', 'mask_logits')]
     reference, actual = list(reference), list(actual)
     for k in per_box:
         reference[k] = reference[k][keep_ref]
@@ -290,11 +293,21 @@ def pytorch2onnx(cfg: Config, checkpoint: Optional[str], out: str,
         module, names = exportable_model(model)
         task = 'segmentation' if names == ['seg_logits'] else 'detection'
     image = sample_image(model, shape, image_file, seed)
-    with torch.no_grad():
-        reference = module(image)
-    reference = [reference] if isinstance(reference, torch.Tensor) \
-        else list(reference)
-    _export(module, image, out, names, opset, dynamic)
+    detector = task == 'detection'
+
+    def graph_inputs(image, image_size) -> tuple:
+        """The image, and for a detector the size of the image in it."""
+        return (image, torch.tensor(image_size)) if detector else (image, )
+
+    def run_module(inputs):
+        with torch.no_grad():
+            outputs = module(*inputs)
+        return [outputs] if isinstance(outputs, torch.Tensor) \
+            else list(outputs)
+
+    inputs = graph_inputs(image, shape)
+    reference = run_module(inputs)
+    _export(module, inputs, out, names, opset, dynamic)
     num_classes = getattr(model, 'num_classes', None)
     for head in ('roi_head', 'bbox_head', 'decode_head'):
         part_module = getattr(model, head, None)
@@ -303,21 +316,23 @@ def pytorch2onnx(cfg: Config, checkpoint: Optional[str], out: str,
         if part_module is not None and hasattr(part_module, 'num_classes'):
             num_classes = part_module.num_classes
             break
-    _finish(out, dict(
+    metadata = dict(
         task=task, config=config_name, num_classes=num_classes,
         classes=class_names(cfg), outputs=list(names),
-        input_shape=None if dynamic else list(shape)))
+        input_shape=None if dynamic else list(shape))
+    if 'mask_logits' in names:  # RTMDet-Ins: the prototypes' stride
+        metadata['mask_stride'] = int(
+            model.bbox_head.prior_generator.strides[0][0])
+    _finish(out, metadata)
     import onnx
     onnx.checker.check_model(out, full_check=True)
     session = Session(out, 'onnxruntime')
-    diffs = compare_outputs(names, reference, session.run(image))
-    # A second input: values traced into constants would differ here.
-    other = sample_image(model, shape, None, seed + 1)
-    with torch.no_grad():
-        other_reference = module(other)
-    if isinstance(other_reference, torch.Tensor):
-        other_reference = [other_reference]
-    compare_outputs(names, other_reference, session.run(other))
+    diffs = compare_outputs(names, reference, session.run(*inputs))
+    # A second input, with a smaller image inside the padding: values
+    # traced into constants would differ here.
+    other = graph_inputs(sample_image(model, shape, None, seed + 1),
+                         (shape[0] * 3 // 4, shape[1]))
+    compare_outputs(names, run_module(other), session.run(*other))
     params = sum(p.numel() for p in module.parameters())
     size = osp.getsize(out)
     return dict(

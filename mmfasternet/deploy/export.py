@@ -4,17 +4,22 @@ Each wraps a built mmdet or mmseg model, reuses its modules (backbone, neck,
 heads, anchor generator, box coder) and writes the test-time
 post-processing of mmdet 3.3 / mmseg 1.2 as tensor operations that the
 ONNX exporter can trace (no Python branches on data): the graph takes one
-preprocessed, padded image (1, 3, H, W) and returns
+preprocessed, padded image (1, 3, H, W), detectors also ``image_size``
+(2,): the height and width of the image inside the padding, which boxes are
+clipped to as mmdet clips them to ``img_shape``; and returns
 
-- two-stage and one-stage detectors: ``dets`` (N, 5: x1, y1, x2, y2, score
-  in input-image pixels), ``labels`` (N,); Mask R-CNN also ``masks`` (N, h,
-  w): the mask head's probability for each instance's class;
+- two-stage and one-stage detectors (Faster/Mask R-CNN, Cascade (Mask)
+  R-CNN, RetinaNet, RTMDet, RTMDet-Ins): ``dets`` (N, 5: x1, y1, x2, y2,
+  score in input-image pixels), ``labels`` (N,); Mask R-CNN and Cascade Mask
+  R-CNN also ``masks`` (N, h, w): the mask head's probability for each
+  instance's class; RTMDet-Ins ``mask_logits`` (N, H/8, W/8): each
+  instance's mask logits at the prototypes' stride;
 - segmentors: ``seg_logits`` (1, C, H, W) at the input size.
 
-Pasting masks into the image and rescaling to the original image happen
-outside the graph (:mod:`mmfasternet.deploy.postprocess`).
+Pasting masks into the image (or upsampling RTMDet-Ins's logits), and
+rescaling to the original image, happen outside the graph (:mod:`mmfasternet.deploy.postprocess`).
 """
-from typing import List, Sequence, Tuple
+from typing import List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn as nn
@@ -59,22 +64,36 @@ def batched_nms(boxes: Tensor, scores: Tensor, groups: Tensor,
     return nms(boxes + offsets[:, None], scores, iou_threshold)
 
 
-def clip_boxes(boxes: Tensor, height: int, width: int) -> Tensor:
+def clip_boxes(boxes: Tensor, height: Tensor, width: Tensor) -> Tensor:
     """Clamp (x1, y1, x2, y2) to [0, width] x [0, height] (mmdet's
-    ``clip_border``) without in-place writes."""
+    ``clip_border``; the bounds are 0-d tensors, inputs of the graph)
+    without in-place writes."""
     x1, y1, x2, y2 = boxes.unbind(-1)
-    return torch.stack([x1.clamp(0, width), y1.clamp(0, height),
-                        x2.clamp(0, width), y2.clamp(0, height)], -1)
+    return torch.stack([torch.minimum(x1.clamp(min=0), width),
+                        torch.minimum(y1.clamp(min=0), height),
+                        torch.minimum(x2.clamp(min=0), width),
+                        torch.minimum(y2.clamp(min=0), height)], -1)
 
 
-def decode_boxes(coder, priors: Tensor, deltas: Tensor, height: int,
-                 width: int) -> Tensor:
+def decode_boxes(coder, priors: Tensor, deltas: Tensor, height: Tensor,
+                 width: Tensor) -> Tensor:
     """mmdet's ``DeltaXYWHBBoxCoder.decode`` for one image, then clipping.
     """
     from mmdet.models.task_modules.coders.delta_xywh_bbox_coder import \
         delta2bbox
     boxes = delta2bbox(priors, deltas, coder.means, coder.stds, None,
                        16 / 1000, False, coder.add_ctr_clamp, coder.ctr_clamp)
+    return clip_boxes(boxes, height, width) if coder.clip_border else boxes
+
+
+def points_to_boxes(coder, points: Tensor, distances: Tensor, height: Tensor,
+                    width: Tensor) -> Tensor:
+    """mmdet's ``DistancePointBBoxCoder.decode`` (``distance2bbox``): the
+    (left, top, right, bottom) distances around each (x, y), then
+    clipping."""
+    x, y = points.unbind(-1)
+    left, top, right, bottom = distances.unbind(-1)
+    boxes = torch.stack([x - left, y - top, x + right, y + bottom], -1)
     return clip_boxes(boxes, height, width) if coder.clip_border else boxes
 
 
@@ -102,6 +121,23 @@ def nms_over_levels(cfg, boxes: Sequence[Tensor], scores: Sequence[Tensor],
     return boxes[keep], scores[keep], groups[keep]
 
 
+def classwise_nms(boxes: Tensor, scores: Tensor, labels: Tensor,
+                  num_classes: int, iou_threshold: float) -> Tensor:
+    """Indices kept by NMS within each class, best first: mmcv's
+    ``batched_nms`` in the form it takes above 10,000 boxes (a loop over
+    the classes), as one ``NonMaxSuppression`` with the classes as its
+    batch. The class-offset form costs O(boxes^2) in ONNX Runtime, and
+    RTMDet keeps up to 30,000 candidates per level (``nms_pre``). Scores
+    must be above 0 (they are sigmoids above ``score_thr``)."""
+    classes = torch.arange(num_classes, device=labels.device)
+    per_class_scores = torch.where(labels[None] == classes[:, None],
+                                   scores[None], scores.new_zeros(()))
+    kept = multiclass_nms(boxes[None].expand(num_classes, -1, 4),
+                          per_class_scores, float(iou_threshold), 0.)
+    index = kept[:, 1]
+    return index[torch.argsort(scores[index], descending=True)]
+
+
 def best_scores(scores: Tensor, count: int) -> Tuple[Tensor, Tensor]:
     """The ``count`` highest of ``scores`` (1-D) and their indices, best
     first; all of them, sorted, when ``count`` <= 0. In the graph this is a
@@ -115,8 +151,15 @@ def best_scores(scores: Tensor, count: int) -> Tuple[Tensor, Tensor]:
     return scores.topk(k)
 
 
-def _image_size(image: Tensor) -> Tuple[int, int]:
-    return image.shape[2], image.shape[3]
+def _image_size(image: Tensor, image_size: Optional[Tensor]
+                ) -> Tuple[Tensor, Tensor]:
+    """(height, width) of the image inside the padded input, as 0-d float
+    tensors: the graph's second input ``image_size`` (mmdet's
+    ``img_shape``, which its box coders clip to), else the input's size."""
+    if image_size is None:
+        image_size = torch.tensor(image.shape[2:])
+    image_size = image_size.to(image.dtype)
+    return image_size[0], image_size[1]
 
 
 def _priors(head, feats: Sequence[Tensor]) -> List[Tensor]:
@@ -141,10 +184,11 @@ class ExportableRetinaNet(ExportableDetector):
     (RetinaNet): per level the ``nms_pre`` best (anchor, class) scores above
     ``score_thr``, decoding, class-wise NMS, ``max_per_img``."""
 
-    def forward(self, image: Tensor) -> Tuple[Tensor, Tensor]:
+    def forward(self, image: Tensor, image_size: Optional[Tensor] = None
+                ) -> Tuple[Tensor, Tensor]:
         head = self.detector.bbox_head
         cfg = head.test_cfg
-        height, width = _image_size(image)
+        height, width = _image_size(image, image_size)
         feats = self.features(image)
         cls_scores, bbox_preds = head(feats)
         priors = _priors(head, cls_scores)
@@ -175,13 +219,119 @@ class ExportableRetinaNet(ExportableDetector):
         return torch.cat([boxes, scores[:, None]], 1), labels
 
 
+class ExportableRTMDet(ExportableDetector):
+    """mmdet's RTMDet (``RTMDetHead`` and ``RTMDetSepBNHead``): the
+    ``BaseDenseHead.predict_by_feat`` of a sigmoid point head. Per level the
+    ``nms_pre`` best (point, class) scores above ``score_thr``, the
+    distances decoded around each point (``DistancePointBBoxCoder``, boxes
+    clipped to the input), then NMS within each class
+    (:func:`classwise_nms`) and the ``max_per_img`` best."""
+
+    def candidates(self, height: Tensor, width: Tensor,
+                   cls_scores: Sequence[Tensor], bbox_preds: Sequence[Tensor],
+                   per_point: Sequence[Tensor] = ()) -> Tuple[Tensor, ...]:
+        """The kept detections: boxes, scores, labels, each point's prior
+        (x, y, stride x, stride y) and its row of each ``per_point`` level
+        tensor (1, C, H, W)."""
+        head = self.detector.bbox_head
+        cfg = head.test_cfg
+        priors = head.prior_generator.grid_priors(
+            [f.shape[-2:] for f in cls_scores], dtype=cls_scores[0].dtype,
+            device=cls_scores[0].device, with_stride=True)
+        nms_pre = cfg.get('nms_pre', -1)
+        columns = [[] for _ in range(4 + len(per_point))]
+        for level, (cls_score, bbox_pred, level_priors) in enumerate(
+                zip(cls_scores, bbox_preds, priors)):
+            scores = cls_score[0].permute(1, 2, 0).reshape(-1).sigmoid()
+            valid = torch.nonzero(
+                scores > cfg.get('score_thr', 0)).squeeze(1)
+            scores, order = best_scores(scores[valid], nms_pre)
+            pair = valid[order]
+            point = torch.div(pair, head.cls_out_channels,
+                              rounding_mode='floor')
+            labels = pair - point * head.cls_out_channels
+            distances = bbox_pred[0].permute(1, 2, 0).reshape(-1, 4)[point]
+            level_priors = level_priors[point]
+            columns[0].append(points_to_boxes(head.bbox_coder,
+                                              level_priors[:, :2], distances,
+                                              height, width))
+            columns[1].append(scores)
+            columns[2].append(labels)
+            columns[3].append(level_priors)
+            for k, tensor in enumerate(per_point):
+                rows = tensor[level][0].permute(1, 2, 0)
+                columns[4 + k].append(rows.reshape(-1, rows.size(-1))[point])
+        columns = [torch.cat(column) for column in columns]
+        if cfg.get('min_bbox_size', -1) >= 0:
+            columns = keep_large_enough(cfg.min_bbox_size, *columns)
+        keep = classwise_nms(*columns[:3], head.cls_out_channels,
+                             cfg.nms.iou_threshold)[:cfg.max_per_img]
+        return tuple(column[keep] for column in columns)
+
+    def forward(self, image: Tensor, image_size: Optional[Tensor] = None
+                ) -> Tuple[Tensor, Tensor]:
+        feats = self.features(image)
+        cls_scores, bbox_preds = self.detector.bbox_head(feats)[:2]
+        boxes, scores, labels, _ = self.candidates(
+            *_image_size(image, image_size), cls_scores, bbox_preds)
+        return torch.cat([boxes, scores[:, None]], 1), labels
+
+
+class ExportableRTMDetIns(ExportableRTMDet):
+    """mmdet's ``RTMDetInsHead.predict_by_feat``: RTMDet's detections, then
+    each kept instance's mask logits from its dynamic kernels (three 1x1
+    convolutions over the prototype features and the coordinates relative to
+    its point), at the prototypes' resolution (stride 8 of the input);
+    ``mask_logits`` (N, H/8, W/8). Upsampling to the image and thresholding
+    happen outside the graph, as mmdet does them
+    (:func:`~.postprocess.masks_from_logits`): 100 full-size masks would be
+    a 160 MB output at 640x640."""
+
+    def forward(self, image: Tensor, image_size: Optional[Tensor] = None
+                ) -> Tuple[Tensor, Tensor, Tensor]:
+        head = self.detector.bbox_head
+        feats = self.features(image)
+        cls_scores, bbox_preds, kernel_preds, mask_feat = head(feats)
+        boxes, scores, labels, priors, kernels = self.candidates(
+            *_image_size(image, image_size), cls_scores, bbox_preds,
+            [kernel_preds])
+        logits = self.mask_logits(mask_feat, kernels, priors)
+        return torch.cat([boxes, scores[:, None]], 1), labels, logits
+
+    def mask_logits(self, mask_feat: Tensor, kernels: Tensor,
+                    priors: Tensor) -> Tensor:
+        """mmdet's ``_mask_predict_by_feat_single`` with each instance's
+        grouped 1x1 convolution written as a batched matrix product (ONNX's
+        Conv needs a constant group count)."""
+        head = self.detector.bbox_head
+        height, width = mask_feat.shape[-2:]
+        coord = head.prior_generator.single_level_grid_priors(
+            (height, width), level_idx=0, device=mask_feat.device)
+        points = priors[:, None, :2]
+        strides = priors[:, 2, None, None]
+        relative = (points - coord[None]).permute(0, 2, 1) / (strides * 8)
+        prototypes = mask_feat.reshape(1, mask_feat.size(1), -1)
+        x = torch.cat([relative, prototypes.expand(priors.size(0), -1, -1)],
+                      1)
+        splits = torch.split(kernels, head.weight_nums + head.bias_nums, 1)
+        num_layers = len(head.weight_nums)
+        for i in range(num_layers):
+            out_channels = head.dyconv_channels if i < num_layers - 1 else 1
+            weight = splits[i].reshape(-1, out_channels,
+                                       head.weight_nums[i] // out_channels)
+            x = torch.bmm(weight, x) + splits[num_layers + i][..., None]
+            if i < num_layers - 1:
+                x = F.relu(x)
+        return x.reshape(-1, height, width)
+
+
 class ExportableTwoStage(ExportableDetector):
     """Faster/Mask R-CNN: mmdet's ``RPNHead`` proposals, multi-level RoI
     assignment and RoIAlign, ``BBoxHead`` decoding with ``multiclass_nms``,
     and, with a mask head, each instance's mask probabilities."""
 
-    def proposals(self, feats: Sequence[Tensor], height: int,
-                  width: int) -> Tensor:
+    def proposals(self, feats: Sequence[Tensor], height: Tensor,
+                  width: Tensor) -> Tensor:
         head = self.detector.rpn_head
         cfg = self.detector.test_cfg.rpn
         cls_scores, bbox_preds = head(feats)
@@ -221,21 +371,16 @@ class ExportableTwoStage(ExportableDetector):
             order.append(index)
         return torch.cat(pooled)[torch.argsort(torch.cat(order))]
 
-    def forward(self, image: Tensor) -> Tuple[Tensor, ...]:
-        roi_head = self.detector.roi_head
-        cfg = roi_head.test_cfg
-        height, width = _image_size(image)
-        feats = self.features(image)
-        proposals = self.proposals(feats, height, width)
-        bbox_feats = self.roi_features(
-            roi_head.bbox_roi_extractor,
-            feats[:roi_head.bbox_roi_extractor.num_inputs], proposals)
-        bbox_head = roi_head.bbox_head
-        cls_score, bbox_pred = bbox_head(bbox_feats)
+    def detections(self, bbox_head, cfg, rois: Tensor, cls_score: Tensor,
+                   bbox_pred: Tensor, height: Tensor, width: Tensor
+                   ) -> Tuple[Tensor, Tensor]:
+        """``BBoxHead.predict_by_feat`` for one image: softmax scores, boxes
+        decoded from ``rois`` (N, 4), mmdet's ``multiclass_nms``; returns
+        ``dets`` (K, 5) and ``labels``, best first."""
         scores = F.softmax(cls_score, dim=-1)[:, :-1]
         num_classes = scores.size(1)
         per_class = 1 if bbox_head.reg_class_agnostic else num_classes
-        priors = proposals[:, None].expand(-1, per_class, 4).reshape(-1, 4)
+        priors = rois[:, None].expand(-1, per_class, 4).reshape(-1, 4)
         boxes = decode_boxes(bbox_head.bbox_coder, priors,
                              bbox_pred.reshape(-1, 4), height,
                              width).reshape(-1, per_class, 4)
@@ -252,20 +397,93 @@ class ExportableTwoStage(ExportableDetector):
         order = torch.argsort(scores, descending=True)[:cfg.max_per_img]
         labels, scores = labels[order], scores[order]
         boxes = per_class_boxes[labels, index[order]]
-        dets = torch.cat([boxes, scores[:, None]], 1)
+        return torch.cat([boxes, scores[:, None]], 1), labels
+
+    @staticmethod
+    def of_labels(mask_probs: Tensor, labels: Tensor,
+                  class_agnostic: bool) -> Tensor:
+        """Each instance's mask (N, h, w) of its class from (N, C, h, w)."""
+        if class_agnostic:
+            return mask_probs[:, 0]
+        index = labels[:, None, None, None].expand(
+            -1, 1, mask_probs.size(2), mask_probs.size(3))
+        return mask_probs.gather(1, index)[:, 0]
+
+    def forward(self, image: Tensor, image_size: Optional[Tensor] = None
+                ) -> Tuple[Tensor, ...]:
+        roi_head = self.detector.roi_head
+        height, width = _image_size(image, image_size)
+        feats = self.features(image)
+        proposals = self.proposals(feats, height, width)
+        extractor = roi_head.bbox_roi_extractor
+        cls_score, bbox_pred = roi_head.bbox_head(self.roi_features(
+            extractor, feats[:extractor.num_inputs], proposals))
+        dets, labels = self.detections(roi_head.bbox_head, roi_head.test_cfg,
+                                       proposals, cls_score, bbox_pred,
+                                       height, width)
         if not roi_head.with_mask:
             return dets, labels
-        mask_feats = self.roi_features(
-            roi_head.mask_roi_extractor,
-            feats[:roi_head.mask_roi_extractor.num_inputs], boxes)
-        mask_preds = roi_head.mask_head(mask_feats)
-        if roi_head.mask_head.class_agnostic:
-            masks = mask_preds[:, 0]
-        else:
-            index = labels[:, None, None, None].expand(
-                -1, 1, mask_preds.size(2), mask_preds.size(3))
-            masks = mask_preds.gather(1, index)[:, 0]
+        extractor = roi_head.mask_roi_extractor
+        mask_preds = roi_head.mask_head(self.roi_features(
+            extractor, feats[:extractor.num_inputs], dets[:, :4]))
+        masks = self.of_labels(mask_preds, labels,
+                               roi_head.mask_head.class_agnostic)
         return dets, labels, masks.sigmoid()
+
+
+class ExportableCascade(ExportableTwoStage):
+    """Cascade (Mask) R-CNN: mmdet's ``CascadeRoIHead.predict``. Each
+    stage's box head runs on the boxes the stage before regressed (by the
+    class it scored best, ``regress_by_class``); the classification logits
+    of all stages are averaged and decoded with the last stage's deltas;
+    each stage's mask head runs on the detections and the mask
+    probabilities are averaged (``merge_aug_masks``)."""
+
+    def forward(self, image: Tensor, image_size: Optional[Tensor] = None
+                ) -> Tuple[Tensor, ...]:
+        roi_head = self.detector.roi_head
+        height, width = _image_size(image, image_size)
+        feats = self.features(image)
+        rois = self.proposals(feats, height, width)
+        stage_scores = []
+        for stage in range(roi_head.num_stages):
+            extractor = roi_head.bbox_roi_extractor[stage]
+            bbox_head = roi_head.bbox_head[stage]
+            cls_score, bbox_pred = bbox_head(self.roi_features(
+                extractor, feats[:extractor.num_inputs], rois))
+            stage_scores.append(cls_score)
+            if stage < roi_head.num_stages - 1:
+                rois = self.regress_by_class(bbox_head, rois, cls_score,
+                                             bbox_pred, height, width)
+        cls_score = torch.stack(stage_scores).mean(0)
+        dets, labels = self.detections(roi_head.bbox_head[-1],
+                                       roi_head.test_cfg, rois, cls_score,
+                                       bbox_pred, height, width)
+        if not roi_head.with_mask:
+            return dets, labels
+        stage_masks = []
+        for stage in range(roi_head.num_stages):
+            extractor = roi_head.mask_roi_extractor[stage]
+            stage_masks.append(roi_head.mask_head[stage](self.roi_features(
+                extractor, feats[:extractor.num_inputs],
+                dets[:, :4])).sigmoid())
+        masks = torch.stack(stage_masks).mean(0)
+        return dets, labels, self.of_labels(
+            masks, labels, roi_head.mask_head[-1].class_agnostic)
+
+    @staticmethod
+    def regress_by_class(bbox_head, rois: Tensor, cls_score: Tensor,
+                         bbox_pred: Tensor, height: Tensor,
+                         width: Tensor) -> Tensor:
+        """mmdet's ``BBoxHead.regress_by_class``: each box moved by the
+        deltas of its best-scoring class (not background)."""
+        if not bbox_head.reg_class_agnostic:
+            label = cls_score[:, :-1].argmax(1)
+            index = label[:, None, None].expand(-1, 1, 4)
+            bbox_pred = bbox_pred.reshape(
+                -1, bbox_head.num_classes, 4).gather(1, index)[:, 0]
+        return decode_boxes(bbox_head.bbox_coder, rois, bbox_pred, height,
+                            width)
 
 
 class ExportableSegmentor(nn.Module):
@@ -284,6 +502,14 @@ class ExportableSegmentor(nn.Module):
                       align_corners=head.align_corners)
 
 
+def _check_cascade(roi_head) -> None:
+    for stage, head in enumerate(roi_head.bbox_head):
+        if head.custom_activation or head.bbox_coder.encode_size != 4:
+            raise ExportError(
+                f'{type(head).__name__} of cascade stage {stage}: export '
+                f'supports heads with softmax scores and 4 box deltas.')
+
+
 def exportable_model(model: nn.Module) -> Tuple[nn.Module, List[str]]:
     """The exportable forward for ``model`` and its output names.
 
@@ -291,7 +517,7 @@ def exportable_model(model: nn.Module) -> Tuple[nn.Module, List[str]]:
     """
     from mmdet.models.dense_heads import AnchorHead, RPNHead
     from mmdet.models.detectors import SingleStageDetector, TwoStageDetector
-    from mmdet.models.roi_heads import StandardRoIHead
+    from mmdet.models.roi_heads import CascadeRoIHead, StandardRoIHead
     from mmseg.models.segmentors import EncoderDecoder
     if isinstance(model, EncoderDecoder):
         mode = model.test_cfg.get('mode', 'whole')
@@ -301,25 +527,38 @@ def exportable_model(model: nn.Module) -> Tuple[nn.Module, List[str]]:
                 f'supports EncoderDecoder in whole mode.')
         return ExportableSegmentor(model).eval(), ['seg_logits']
     if isinstance(model, TwoStageDetector):
-        for part, allowed in ((model.rpn_head, RPNHead),
-                              (model.roi_head, StandardRoIHead)):
-            if type(part) is not allowed:
-                raise ExportError(
-                    f'{type(part).__name__} has no exportable forward here '
-                    f'(supported: {allowed.__name__}).')
+        roi_heads = {StandardRoIHead: ExportableTwoStage,
+                     CascadeRoIHead: ExportableCascade}
+        exportable = roi_heads.get(type(model.roi_head))
+        if type(model.rpn_head) is not RPNHead or exportable is None:
+            part = model.rpn_head if type(model.rpn_head) is not RPNHead \
+                else model.roi_head
+            raise ExportError(
+                f'{type(part).__name__} has no exportable forward here '
+                f'(supported: RPNHead with StandardRoIHead or '
+                f'CascadeRoIHead).')
+        if exportable is ExportableCascade:
+            _check_cascade(model.roi_head)
         outputs = ['dets', 'labels']
         if model.roi_head.with_mask:
             outputs.append('masks')
-        return ExportableTwoStage(model).eval(), outputs
+        return exportable(model).eval(), outputs
     if isinstance(model, SingleStageDetector):
         head = model.bbox_head
+        if type(head).__name__ in ('RTMDetHead', 'RTMDetSepBNHead'):
+            return ExportableRTMDet(model).eval(), ['dets', 'labels']
+        if type(head).__name__ in ('RTMDetInsHead', 'RTMDetInsSepBNHead'):
+            return ExportableRTMDetIns(model).eval(), [
+                'dets', 'labels', 'mask_logits']
         if not isinstance(head, AnchorHead) or not head.use_sigmoid_cls or \
                 head.bbox_coder.encode_size != 4 or \
                 type(head).__name__ != 'RetinaHead':
             raise ExportError(
                 f'{type(head).__name__} has no exportable forward here '
-                f'(supported one-stage head: RetinaHead).')
+                f'(supported one-stage heads: RetinaHead, RTMDetHead, '
+                f'RTMDetSepBNHead, RTMDetInsHead, RTMDetInsSepBNHead).')
         return ExportableRetinaNet(model).eval(), ['dets', 'labels']
     raise ExportError(f'{type(model).__name__}: export supports mmdet '
-                      f'two-stage (Mask/Faster R-CNN) and RetinaNet '
-                      f'detectors and mmseg EncoderDecoder segmentors.')
+                      f'two-stage (Faster/Mask R-CNN, Cascade) RetinaNet and '
+                      f'RTMDet(-Ins) detectors and mmseg EncoderDecoder '
+                      f'segmentors.')

@@ -3,11 +3,14 @@
 The one step that stays outside the graph: boxes back to the original
 image's pixels, and each instance's mask probabilities pasted into the
 original image and thresholded (mmdet's own ``_do_paste_mask``, as its
-``FCNMaskHead`` does it on CPU).
+``FCNMaskHead`` does it on CPU), or RTMDet-Ins's mask logits upsampled and
+thresholded as its head does it.
 """
-from typing import Optional
+import math
+from typing import Dict, Optional
 
 import torch
+import torch.nn.functional as F
 from mmengine.structures import InstanceData
 from torch import Tensor
 
@@ -27,17 +30,54 @@ def paste_masks(mask_probs: Tensor, boxes: Tensor, ori_shape,
     return masks
 
 
-def detections_to_instances(dets: Tensor, labels: Tensor,
-                            mask_probs: Optional[Tensor], img_meta: dict,
-                            mask_threshold: float = 0.5) -> InstanceData:
-    """The graph's ``dets`` (N, 5, input pixels), ``labels`` and optional
-    ``masks`` as mmdet's ``pred_instances`` in original-image pixels."""
+def masks_from_logits(mask_logits: Tensor, stride: int, img_meta: dict,
+                      threshold: float) -> Tensor:
+    """RTMDet-Ins's (N, h, w) mask logits at the prototypes' stride ->
+    (N, H, W) bool masks of the original image: the end of mmdet's
+    ``RTMDetInsHead._bbox_mask_post_process`` (with ``rescale``), its sizes
+    computed as it computes them."""
+    ori_h, ori_w = img_meta['ori_shape'][:2]
+    if len(mask_logits) == 0:
+        return torch.zeros(0, ori_h, ori_w, dtype=torch.bool)
+    logits = F.interpolate(mask_logits[None], scale_factor=stride,
+                           mode='bilinear')
+    scale_factor = [1 / s for s in img_meta['scale_factor']]
+    logits = F.interpolate(
+        logits, size=[math.ceil(logits.shape[-2] * scale_factor[0]),
+                      math.ceil(logits.shape[-1] * scale_factor[1])],
+        mode='bilinear', align_corners=False)[..., :ori_h, :ori_w]
+    return logits.sigmoid()[0] > threshold
+
+
+def clip_to_image(boxes: Tensor, img_shape) -> Tensor:
+    """Boxes clipped to the image before padding: the graph clips them to
+    its input, mmdet's coders to ``img_shape``; the two differ where the
+    test pipeline pads (RTMDet's 640x640)."""
+    height, width = img_shape[:2]
+    x1, y1, x2, y2 = boxes.unbind(-1)
+    return torch.stack([x1.clamp(0, width), y1.clamp(0, height),
+                        x2.clamp(0, width), y2.clamp(0, height)], -1)
+
+
+def detections_to_instances(outputs: Dict[str, Tensor], img_meta: dict,
+                            mask_threshold: float = 0.5,
+                            mask_stride: Optional[int] = None
+                            ) -> InstanceData:
+    """The graph's outputs by name (``dets`` (N, 5, input pixels),
+    ``labels``, and ``masks`` (probabilities in each box) or
+    ``mask_logits`` (at ``mask_stride``)) as mmdet's ``pred_instances`` in
+    original-image pixels."""
+    dets = outputs['dets']
     scale = dets.new_tensor(img_meta['scale_factor']).repeat(2)
     results = InstanceData()
-    results.bboxes = dets[:, :4] / scale
+    results.bboxes = clip_to_image(dets[:, :4], img_meta['img_shape']) / scale
     results.scores = dets[:, 4]
-    results.labels = labels.long()
-    if mask_probs is not None:
-        results.masks = paste_masks(mask_probs, results.bboxes,
+    results.labels = outputs['labels'].long()
+    if 'masks' in outputs:
+        results.masks = paste_masks(outputs['masks'], results.bboxes,
                                     img_meta['ori_shape'], mask_threshold)
+    elif 'mask_logits' in outputs:
+        results.masks = masks_from_logits(outputs['mask_logits'],
+                                          mask_stride, img_meta,
+                                          mask_threshold)
     return results

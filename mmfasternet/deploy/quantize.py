@@ -139,9 +139,18 @@ def quantize_file(fp32_file: str, out: str, images: Sequence[np.ndarray],
     metadata = read_metadata(fp32_file)
     model = onnx.load(fp32_file, load_external_data=False)
 
+    # A detector's image_size input only clips boxes: the whole image.
+    with_size = 'image_size' in {i.name for i in model.graph.input}
+
+    def feed(image: np.ndarray) -> dict:
+        if not with_size:
+            return {'image': image}
+        return {'image': image,
+                'image_size': np.asarray(image.shape[-2:], dtype=np.int64)}
+
     class Reader(CalibrationDataReader):
         def __init__(self) -> None:
-            self.feeds = iter({'image': image} for image in images)
+            self.feeds = iter(feed(image) for image in images)
 
         def get_next(self):
             return next(self.feeds, None)
