@@ -17,7 +17,8 @@ clipped to as mmdet clips them to ``img_shape``; and returns
 - segmentors: ``seg_logits`` (1, C, H, W) at the input size.
 
 Pasting masks into the image (or upsampling RTMDet-Ins's logits), and
-rescaling to the original image, happen outside the graph (:mod:`mmfasternet.deploy.postprocess`).
+rescaling to the original image, happen outside the graph
+(:mod:`mmfasternet.deploy.postprocess`).
 """
 from typing import List, Optional, Sequence, Tuple
 
