@@ -444,7 +444,15 @@ def test_benchmark_tool_writes_results_table_parts_and_plot(tmp_path):
     parts = list(csv.DictReader((tmp_path / 'run_parts.csv').open()))
     assert {p['part'] for p in parts} >= {'backbone', 'neck', 'mask_head'}
     assert (tmp_path / 'run.png').read_bytes()[:4] == b'\x89PNG'
+    assert (tmp_path / 'run_params.png').read_bytes()[:4] == b'\x89PNG'
     assert len(done.stdout.splitlines()) < 60  # no initialisation log
+    # The CSV reads back to the same results (plots of an older run).
+    from mmfasternet.analysis.benchmark import read_results
+    results = read_results(str(out))
+    assert [(r.ran_as, r.params, r.median_ms, len(r.times_ms))
+            for r in results] == [
+        (r['ran_as'], int(r['params']), float(r['median_ms']), 2)
+        for r in rows]
 
 
 @pytest.mark.slow

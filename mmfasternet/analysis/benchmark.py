@@ -530,6 +530,31 @@ def write_results(results: Sequence[BenchmarkResult], path: str) -> List[str]:
     return written
 
 
+def read_results(path: str) -> List[BenchmarkResult]:
+    """The results of a CSV that :func:`write_results` wrote (part times
+    are not read back)."""
+    from dataclasses import fields
+    types = {f.name: f.type for f in fields(BenchmarkResult)}
+    results = []
+    with open(path, newline='') as f:
+        for row in csv.DictReader(f):
+            values = {}
+            for name, text in row.items():
+                kind = types.get(name)
+                if name == 'times_ms':
+                    values[name] = [float(t) for t in text.split()]
+                elif kind in (int, 'int'):
+                    values[name] = int(text)
+                elif kind in (float, 'float'):
+                    values[name] = float(text)
+                elif name == 'rel_error_vs_fp32':
+                    values[name] = float(text) if text else None
+                elif kind is not None:
+                    values[name] = text
+            results.append(BenchmarkResult(**values))
+    return results
+
+
 def plot_results(results: Sequence[BenchmarkResult], path: str) -> None:
     """Median latency per entry (quartiles as error bars) and achieved
     GFLOP/s, as a PNG; FasterNet models in red, others in blue."""
@@ -554,6 +579,46 @@ def plot_results(results: Sequence[BenchmarkResult], path: str) -> None:
                    f'{first.batch}, {first.height}x{first.width}')
     right.barh(positions, [r.achieved_gflops for r in timed], color=colours)
     right.set_xlabel('achieved GFLOP/s (training-form FLOPs / latency)')
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def plot_latency_against_params(results: Sequence[BenchmarkResult],
+                                path: str) -> None:
+    """Median latency against parameter count, one panel per form or
+    runtime that ran (``ran_as``, the peers' ``train_*`` twins of a
+    ``deploy_*`` form drawn with it), FasterNet in red, peers in blue, each
+    point named."""
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    timed = [r for r in results if not r.error]
+    panels: Dict[str, List[BenchmarkResult]] = {}
+    for result in timed:
+        panels.setdefault(result.form, []).append(result)
+    columns = min(4, len(panels))
+    rows = -(-len(panels) // columns)
+    fig, axes = plt.subplots(rows, columns, figsize=(4.2 * columns,
+                                                     3.6 * rows),
+                             squeeze=False)
+    for axis, (form, entries) in zip(axes.flat, panels.items()):
+        for r in entries:
+            fasternet = 'fasternet' in r.model.lower()
+            axis.scatter(r.params / 1e6, r.median_ms,
+                         color='tab:red' if fasternet else 'tab:blue')
+            axis.annotate(r.model.split('_8xb')[0].replace(
+                '_coco', ''), (r.params / 1e6, r.median_ms), fontsize=6,
+                xytext=(3, 3), textcoords='offset points')
+        axis.set_title(form, fontsize=9)
+        axis.set_xlabel('parameters (M)')
+        axis.set_ylabel('median latency (ms)')
+    for axis in list(axes.flat)[len(panels):]:
+        axis.set_visible(False)
+    first = timed[0]
+    fig.suptitle(f'{first.device}, {first.threads} threads, batch '
+                 f'{first.batch}, {first.height}x{first.width}; FasterNet '
+                 f'red, peers blue', fontsize=9)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

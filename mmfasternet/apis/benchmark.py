@@ -3,8 +3,8 @@ interleaved run, and its report (tables, results files, plot)."""
 from typing import List, Optional, Sequence, Tuple
 
 from ..analysis.benchmark import (BenchmarkSpec, config_label, format_parts,
-                                  format_results, plot_results, run_benchmark,
-                                  write_results)
+                                  format_results, plot_latency_against_params,
+                                  plot_results, run_benchmark, write_results)
 from ..analysis.forms import parse_form
 from ..analysis.machine import command_line, describe, load, now
 from ..deploy.precision import check_precision
@@ -57,7 +57,8 @@ def benchmark(specs: Sequence[BenchmarkSpec], left_out: Sequence[str] = (),
     or .json) the results, a ``.txt`` of the printed report (command, date,
     machine, load, left-out entries) and, with ``parts``, ``X_parts.csv``
     are written after every round, so a run stopped early keeps the rounds
-    it finished; ``plot`` names a PNG of latency and GFLOP/s."""
+    it finished; ``plot`` names a PNG of latency and GFLOP/s (see
+    :func:`write_plots`)."""
     header = [f'command: {command_line()}', f'started: {now()}',
               f'load before: {load()}'] + describe(device) + list(left_out)
     print('\n'.join(header))
@@ -73,9 +74,7 @@ def benchmark(specs: Sequence[BenchmarkSpec], left_out: Sequence[str] = (),
         text = out.rsplit('.', 1)[0] + '.txt'
         with open(text, 'w') as f:
             f.write(report + '\n')
-        if plot:
-            plot_results(results, plot)
-        return written + [text]
+        return written + [text] + write_plots(results, plot)
 
     def after_round(results) -> None:
         rounds.append(1)
@@ -95,5 +94,17 @@ def benchmark(specs: Sequence[BenchmarkSpec], left_out: Sequence[str] = (),
     if out:
         print('wrote ' + ', '.join(write(results)))
     elif plot:
-        plot_results(results, plot)
+        write_plots(results, plot)
     return results
+
+
+def write_plots(results, plot: Optional[str]) -> List[str]:
+    """``plot`` (latency and GFLOP/s per entry) and beside it
+    ``<stem>_params.png`` (latency against parameters, a panel per form);
+    the paths written."""
+    if not plot:
+        return []
+    params_plot = plot.rsplit('.', 1)[0] + '_params.png'
+    plot_results(results, plot)
+    plot_latency_against_params(results, params_plot)
+    return [plot, params_plot]

@@ -152,6 +152,20 @@ def best_scores(scores: Tensor, count: int) -> Tuple[Tensor, Tensor]:
     return scores.topk(k)
 
 
+def best_pairs(cls_score: Tensor, num_classes: int, cfg,
+               count: int) -> Tuple[Tensor, Tensor, Tensor]:
+    """mmdet's ``filter_scores_and_topk`` for one level of a sigmoid head
+    (1, priors x classes, H, W): the ``count`` best (prior, class) scores
+    above ``score_thr``, best first, with their prior indices and labels
+    (pairs flattened row-major, as mmdet flattens them)."""
+    scores = cls_score[0].permute(1, 2, 0).reshape(-1).sigmoid()
+    valid = torch.nonzero(scores > cfg.get('score_thr', 0)).squeeze(1)
+    scores, order = best_scores(scores[valid], count)
+    pair = valid[order]
+    prior = torch.div(pair, num_classes, rounding_mode='floor')
+    return scores, prior, pair - prior * num_classes
+
+
 def _image_size(image: Tensor, image_size: Optional[Tensor]
                 ) -> Tuple[Tensor, Tensor]:
     """(height, width) of the image inside the padded input, as 0-d float
@@ -197,17 +211,9 @@ class ExportableRetinaNet(ExportableDetector):
         all_boxes, all_scores, all_labels = [], [], []
         for cls_score, bbox_pred, level_priors in zip(cls_scores, bbox_preds,
                                                       priors):
-            # (anchor, class) pairs flattened row-major, as mmdet's
-            # filter_scores_and_topk sees them.
-            scores = cls_score[0].permute(1, 2, 0).reshape(-1).sigmoid()
             deltas = bbox_pred[0].permute(1, 2, 0).reshape(-1, 4)
-            valid = torch.nonzero(
-                scores > cfg.get('score_thr', 0)).squeeze(1)
-            scores, order = best_scores(scores[valid], nms_pre)
-            pair = valid[order]
-            anchor_index = torch.div(pair, head.cls_out_channels,
-                                     rounding_mode='floor')
-            labels = pair - anchor_index * head.cls_out_channels
+            scores, anchor_index, labels = best_pairs(
+                cls_score, head.cls_out_channels, cfg, nms_pre)
             # Decode every anchor, then pick: mmdet's decoder branches on
             # an empty input, which a trace would freeze.
             all_boxes.append(decode_boxes(head.bbox_coder, level_priors,
@@ -243,14 +249,8 @@ class ExportableRTMDet(ExportableDetector):
         columns = [[] for _ in range(4 + len(per_point))]
         for level, (cls_score, bbox_pred, level_priors) in enumerate(
                 zip(cls_scores, bbox_preds, priors)):
-            scores = cls_score[0].permute(1, 2, 0).reshape(-1).sigmoid()
-            valid = torch.nonzero(
-                scores > cfg.get('score_thr', 0)).squeeze(1)
-            scores, order = best_scores(scores[valid], nms_pre)
-            pair = valid[order]
-            point = torch.div(pair, head.cls_out_channels,
-                              rounding_mode='floor')
-            labels = pair - point * head.cls_out_channels
+            scores, point, labels = best_pairs(
+                cls_score, head.cls_out_channels, cfg, nms_pre)
             distances = bbox_pred[0].permute(1, 2, 0).reshape(-1, 4)[point]
             level_priors = level_priors[point]
             columns[0].append(points_to_boxes(head.bbox_coder,
