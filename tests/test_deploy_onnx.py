@@ -451,3 +451,33 @@ def test_multiclass_nms_op_equals_mmdet_and_its_onnx_translation(tmp_path):
     [rows] = session.run(None, {'boxes': per_class_boxes.numpy(),
                                 'scores': per_class_scores.numpy()})
     assert torch.equal(torch.from_numpy(rows), kept)
+
+
+@pytest.mark.slow
+def test_an_export_of_an_ema_config_is_evaluated_like_the_checkpoint(
+        exported, tmp_path):
+    """RTMDet trains with EMA; mmengine's EMAHook would copy the runtime's
+    session at the start of a test run. The export already holds the
+    checkpoint's (averaged) weights, so the ONNX file scores what the
+    checkpoint scores, through the test loop and evaluator."""
+    from mmfasternet.apis.runner import evaluate
+    from mmfasternet.datasets import make_coco_dataset
+    cfg, checkpoint, _, _ = exported('rtmdet')
+    onnx_file = str(tmp_path / 'rtmdet_256.onnx')  # the pipeline's size
+    pytorch2onnx(cfg, checkpoint, onnx_file, shape=(256, 256))
+    root = make_coco_dataset(str(tmp_path / 'coco'), num_train=1, num_val=2,
+                             size=128)
+    ann = f'{root}/annotations/instances_val2017.json'
+    options = {'test_dataloader.dataset.data_root': f'{root}/',
+               'test_dataloader.num_workers': 0,
+               'test_dataloader.persistent_workers': False,
+               'test_evaluator.ann_file': ann}
+    runs = {source: evaluate(CONFIGS['rtmdet'], source,
+                             str(tmp_path / name), cfg_options=options,
+                             backend=backend)
+            for source, name, backend in ((checkpoint, 'pth', None),
+                                          (onnx_file, 'onnx', 'openvino'))}
+    pytorch, deployed = runs[checkpoint], runs[onnx_file]
+    assert deployed['precision'] == 'fp32'
+    assert deployed['metrics'] == pytest.approx(pytorch['metrics'],
+                                                abs=3e-3)
