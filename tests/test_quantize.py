@@ -17,7 +17,8 @@ from mmfasternet.deploy import build_backend_model
 from mmfasternet.deploy.backends import read_metadata
 from mmfasternet.deploy.convert import pytorch2onnx
 from mmfasternet.deploy.quantize import (calibration_dataset,
-                                         calibration_images, quantize_onnx)
+                                         calibration_images, quantize_file,
+                                         quantize_onnx)
 from mmfasternet.errors import InputError
 from mmfasternet.models import build_model
 
@@ -185,3 +186,27 @@ def test_quantize_tool_exports_a_checkpoint_then_quantizes_it(coco, work):
         assert all(made_by[i].op_type not in ('QuantizeLinear',
                                               'DequantizeLinear')
                    for i in node.input[:2])
+
+
+def test_products_of_two_run_time_tensors_stay_float(tmp_path):
+    """RTMDet-Ins applies each instance's predicted kernels with MatMul:
+    no weights there, and in int8 they cost the trained demo 0.9-1.0 mask
+    points; they stay float, and the file says so."""
+    cfg = Config.fromfile(
+        str(REPO / 'configs/demo/rtmdet-ins_fasternet_t0_synthetic.py'))
+    fp32 = str(tmp_path / 'ins.onnx')
+    pytorch2onnx(cfg, None, fp32, shape=(128, 128))
+    out = str(tmp_path / 'ins_int8.onnx')
+    image = np.random.default_rng(0).standard_normal(
+        (1, 3, 128, 128)).astype(np.float32)
+    quantize_file(fp32, out, [image])
+    graph = onnx.load(out).graph
+    dequantized = {n.output[0] for n in graph.node
+                   if n.op_type == 'DequantizeLinear'}
+    products = [n for n in graph.node if n.op_type == 'MatMul']
+    assert len(products) == 3
+    assert not any(set(n.input) & dequantized for n in products)
+    kept = read_metadata(out)['calibration']['kept_float']
+    assert sorted(kept) == sorted(n.name for n in products)
+    convs = [n for n in graph.node if n.op_type == 'Conv']
+    assert all(set(n.input) & dequantized for n in convs)
