@@ -49,16 +49,6 @@ def masks_from_logits(mask_logits: Tensor, stride: int, img_meta: dict,
     return logits.sigmoid()[0] > threshold
 
 
-def clip_to_image(boxes: Tensor, img_shape) -> Tensor:
-    """Boxes clipped to the image before padding: the graph clips them to
-    its input, mmdet's coders to ``img_shape``; the two differ where the
-    test pipeline pads (RTMDet's 640x640)."""
-    height, width = img_shape[:2]
-    x1, y1, x2, y2 = boxes.unbind(-1)
-    return torch.stack([x1.clamp(0, width), y1.clamp(0, height),
-                        x2.clamp(0, width), y2.clamp(0, height)], -1)
-
-
 def detections_to_instances(outputs: Dict[str, Tensor], img_meta: dict,
                             mask_threshold: float = 0.5,
                             mask_stride: Optional[int] = None
@@ -70,7 +60,7 @@ def detections_to_instances(outputs: Dict[str, Tensor], img_meta: dict,
     dets = outputs['dets']
     scale = dets.new_tensor(img_meta['scale_factor']).repeat(2)
     results = InstanceData()
-    results.bboxes = clip_to_image(dets[:, :4], img_meta['img_shape']) / scale
+    results.bboxes = dets[:, :4] / scale
     results.scores = dets[:, 4]
     results.labels = outputs['labels'].long()
     if 'masks' in outputs:
