@@ -19,6 +19,7 @@ from mmfasternet.analysis.benchmark import (BenchmarkSpec, format_results,
 from mmfasternet.analysis.complexity import count_complexity, count_flops
 from mmfasternet.analysis.forms import Form, keep_detections, parse_form
 from mmfasternet.analysis.models import load_any_config
+from mmfasternet.analysis.random_weights import settle_batchnorm
 from mmfasternet.analysis.operators import (benchmark_operators, dense_peak,
                                             operators)
 from mmfasternet.apis.benchmark import benchmark_specs
@@ -33,6 +34,7 @@ REPO = Path(__file__).parents[1]
 MASKRCNN_T0 = 'configs/maskrcnn_fasternet_t0_coco.py'
 RETINANET_T0 = 'configs/retinanet_fasternet_t0_coco.py'
 TINY = (64, 64)
+RTMDET_TINY = 'mmdet::rtmdet/rtmdet_tiny_8xb32-300e_coco.py'
 
 
 def tool(*args, timeout=600) -> subprocess.CompletedProcess:
@@ -327,9 +329,11 @@ def test_runtimes_time_the_exported_model_beside_pytorch(tmp_path):
         ('openvino', 'openvino_fp32', 'openvino_fp32', 'fp32', '')]
     assert all(len(r.times_ms) == 2 and r.median_ms > 0 for r in results)
     assert len({r.flops for r in results}) == 1  # the same model
-    # one export, checked against PyTorch, served both runtimes
-    [exported] = list(tmp_path.iterdir())
-    assert exported.name == 'maskrcnn_fasternet_t0_coco_model_64x64.onnx'
+    # one export, checked against PyTorch, served both runtimes; the
+    # weights it was exported from lie beside it
+    exported = tmp_path / 'maskrcnn_fasternet_t0_coco_model_64x64.onnx'
+    assert sorted(tmp_path.iterdir()) == [exported,
+                                          exported.with_suffix('.pth')]
     counts = operator_counts(str(exported))
     assert counts['NonMaxSuppression'] == 2 and counts['RoiAlign'] == 8
     assert 'BatchNormalization' not in counts or counts[
@@ -363,6 +367,7 @@ def test_int8_rows_time_the_quantized_export_in_both_runtimes(tmp_path):
         ('openvino_int8', 'openvino_int8', 'int8', '')]
     files = sorted(p.name for p in tmp_path.iterdir())
     assert files == ['retinanet_fasternet_t0_coco_model_64x64.onnx',
+                     'retinanet_fasternet_t0_coco_model_64x64.pth',
                      'retinanet_fasternet_t0_coco_model_64x64_int8.onnx']
 
 
@@ -390,6 +395,49 @@ def test_an_export_that_fails_its_check_is_timed_in_no_runtime(
         assert result.error == ("export failed: ONNX Runtime output 'dets' "
                                 'differs') and not result.times_ms
     assert list(tmp_path.iterdir()) == []
+
+
+def test_settled_batchnorm_keeps_random_features_at_a_trained_scale():
+    cfg = load_any_config(RTMDET_TINY)
+    cfg.model.backbone.init_cfg = None
+    torch.manual_seed(0)
+    model = build_model(cfg).eval()
+    image = torch.randn(1, 3, 320, 320)
+
+    def features_and_scores():
+        with torch.no_grad():
+            features = model.extract_feat(image)
+            scores = model.bbox_head(features)[0]
+        return ([f.std().item() for f in features],
+                torch.cat([s.flatten() for s in scores]).sigmoid())
+
+    before, tied = features_and_scores()
+    assert max(before) < 1e-3 and tied.unique().numel() == 1  # the premise
+    settle_batchnorm(model, (320, 320))
+    after, scores = features_and_scores()
+    assert all(0.5 < std < 10 for std in after)
+    assert scores.unique().numel() > 0.9 * scores.numel()
+    assert not any(m.training for m in model.modules())
+
+
+@pytest.mark.slow
+def test_an_untrained_rtmdet_is_exported_and_timed_beside_pytorch(tmp_path):
+    """Without settled BatchNorm every score of a random RTMDet-tiny ties
+    and ONNX Runtime's NMS keeps other boxes than PyTorch's: the export's
+    check refused the file and the runtime rows had no time."""
+    results = run_benchmark(
+        [BenchmarkSpec(RTMDET_TINY, parse_form('deploy_fp32_fuse')),
+         BenchmarkSpec(RTMDET_TINY, backend='onnxruntime')],
+        shape=(320, 320), repeat=1, warmup=0, detections=100,
+        export_dir=str(tmp_path), log=lambda line: None)
+    assert [(r.form, r.error) for r in results] == [
+        ('deploy_fp32_fuse', ''), ('onnxruntime_fp32', '')]
+    assert all(len(r.times_ms) == 1 for r in results)
+    weights = torch.load(
+        tmp_path / 'rtmdet_tiny_8xb32-300e_coco_model_320x320.pth',
+        weights_only=True)['state_dict']
+    means = [v for k, v in weights.items() if k.endswith('running_mean')]
+    assert means and all(m.abs().sum() > 0 for m in means)  # settled
 
 
 def test_runtime_backends_are_timed_on_the_cpu_only():

@@ -12,6 +12,7 @@ import torch
 from mmengine.config import Config
 from mmengine.structures import InstanceData
 
+from mmfasternet.analysis.random_weights import settle_batchnorm
 from mmfasternet.deploy import build_backend_model
 from mmfasternet.deploy.accuracy import box_iou
 from mmfasternet.deploy.convert import pytorch2onnx
@@ -49,17 +50,8 @@ def random_checkpoint(cfg: Config, path: Path, seed: int = 0) -> str:
                 name.endswith('fc_cls'):
             torch.nn.init.normal_(module.weight, std=0.3)
             torch.nn.init.zeros_(module.bias)
-    if rtmdet:
-        # Its features shrink to 1e-5 through random layers (every score
-        # 0.5): BatchNorm statistics set from a batch of noise keep them
-        # near unit variance, as in a trained model.
-        for module in model.modules():
-            if isinstance(module, torch.nn.modules.batchnorm._BatchNorm):
-                module.reset_running_stats()
-                module.momentum = None
-        model.train()
-        with torch.no_grad():
-            model.bbox_head(model.extract_feat(torch.randn(2, 3, *SHAPE)))
+    if rtmdet:  # its features shrink to 1e-5 through random layers
+        settle_batchnorm(model, SHAPE)
     torch.save({'state_dict': model.state_dict()}, path)
     return str(path)
 

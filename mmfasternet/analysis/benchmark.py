@@ -2,8 +2,9 @@
 inference forms, on CPU or CUDA, and where the time goes inside them.
 
 Every entry (a config in a form, see :mod:`.forms`) is built with the same
-random weights and timed in one run, interleaved (A, B, C, A, B, C, ...), so
-that the noise of a shared machine falls on all of them alike and their
+random weights (BatchNorm statistics settled on noise, see
+:mod:`.random_weights`), exported from them for a runtime, and timed in one
+run, interleaved (A, B, C, A, B, C, ...), so that the noise of a shared machine falls on all of them alike and their
 ratios hold. Achieved FLOP/s is FLOPs divided by latency, the paper's
 measure. FLOPs are counted once per config, on the training form in fp32.
 """
@@ -30,6 +31,7 @@ from .complexity import count_complexity
 from .forms import Form, check_form_device, keep_detections, resolve_form
 from .models import default_shape, dummy_batch, load_any_config
 from .parts import OTHER, PartTimer, cuda_synchronizer
+from .random_weights import settle_batchnorm
 
 BACKENDS = ('pytorch', 'onnxruntime', 'openvino')
 
@@ -119,6 +121,7 @@ class _Reference:
     inputs: torch.Tensor
     samples: list
     features: Dict[bool, Sequence[torch.Tensor]]
+    state_dict: Dict[str, torch.Tensor]
 
 
 def _relative_error(outputs, reference) -> float:
@@ -158,7 +161,8 @@ def _reference(config: str, batch: int, shape: Optional[Tuple[int, int]],
     scope = cfg.get('default_scope', 'mmdet')
     shape = shape or default_shape(cfg)
     torch.manual_seed(0)
-    model = build_model(cfg)
+    model = settle_batchnorm(build_model(cfg), shape)
+    state_dict = {k: v.clone() for k, v in model.state_dict().items()}
     sizes = count_complexity(model, scope, shape)
     if any(kinds):
         # Counted alone: the trace of the whole model drops backbone
@@ -177,7 +181,8 @@ def _reference(config: str, batch: int, shape: Optional[Tuple[int, int]],
     return _Reference(cfg, scope, shape,
                       params={k: sizes[k]['params'] for k in sizes},
                       flops={k: sizes[k]['flops'] for k in sizes},
-                      inputs=inputs, samples=samples, features=features)
+                      inputs=inputs, samples=samples, features=features,
+                      state_dict=state_dict)
 
 
 def _prepare(spec: BenchmarkSpec, ref: _Reference, device: str,
@@ -193,8 +198,9 @@ def _prepare(spec: BenchmarkSpec, ref: _Reference, device: str,
     cfg = copy.deepcopy(ref.cfg)
     if form.fast_roi and not use_fast_roi_align(cfg.model):
         form = replace(form, fast_roi=False)  # no RoIAlign to replace
-    torch.manual_seed(0)  # the same weights for every form
-    model = build_model(cfg).to(device)
+    model = build_model(cfg)
+    model.load_state_dict(ref.state_dict)  # the same weights for every form
+    model.to(device)
     form = resolve_form(form, model)
     key = (spec.config, spec.backbone_only, form)
     if key in seen:
@@ -231,8 +237,8 @@ def _prepare(spec: BenchmarkSpec, ref: _Reference, device: str,
 
 def _prepare_backend(spec: BenchmarkSpec, ref: _Reference, device: str,
                      export_dir: str, log: Callable[[str], None]) -> _Entry:
-    """Export the config's model (the same random weights as its PyTorch
-    forms, BatchNorm folded) with ``tools/deployment/pytorch2onnx.py``'s
+    """Export the config's model (the weights of its PyTorch forms, BatchNorm
+    folded) with ``tools/deployment/pytorch2onnx.py``'s
     code, which checks the file and compares ONNX Runtime with PyTorch,
     and time it in the runtime with as many threads as torch uses. A whole
     model runs behind :class:`~mmfasternet.deploy.BackendModel`, so its
@@ -246,13 +252,15 @@ def _prepare_backend(spec: BenchmarkSpec, ref: _Reference, device: str,
     out = os.path.join(export_dir, f'{config_label(spec.config)}_{part}_'
                        f'{ref.shape[0]}x{ref.shape[1]}.onnx')
     if not os.path.isfile(out):  # one export serves both runtimes
-        torch.manual_seed(0)  # the weights of the PyTorch forms
+        weights = out[:-len('.onnx')] + '.pth'
+        torch.save({'state_dict': ref.state_dict}, weights)
         try:
-            pytorch2onnx(ref.cfg, None, out, shape=ref.shape, part=part,
+            pytorch2onnx(ref.cfg, weights, out, shape=ref.shape, part=part,
                          config_name=spec.config)
         except ExportError as error:
-            if os.path.isfile(out):  # written, then failed its check
-                os.remove(out)
+            for path in (out, weights):  # written, then failed its check
+                if os.path.isfile(path):
+                    os.remove(path)
             entry.error = f'export failed: {error}'
             log(f'{spec.name()}: {entry.error}')
             return entry
