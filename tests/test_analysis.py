@@ -19,9 +19,9 @@ from mmfasternet.analysis.benchmark import (BenchmarkSpec, format_results,
 from mmfasternet.analysis.complexity import count_complexity, count_flops
 from mmfasternet.analysis.forms import Form, keep_detections, parse_form
 from mmfasternet.analysis.models import load_any_config
-from mmfasternet.analysis.random_weights import settle_batchnorm
 from mmfasternet.analysis.operators import (benchmark_operators, dense_peak,
                                             operators)
+from mmfasternet.analysis.random_weights import settle_batchnorm
 from mmfasternet.apis.benchmark import benchmark_specs
 from mmfasternet.deploy.convert import operator_counts
 from mmfasternet.deploy.precision import openvino_cpu_capabilities

@@ -4,9 +4,10 @@ inference forms, on CPU or CUDA, and where the time goes inside them.
 Every entry (a config in a form, see :mod:`.forms`) is built with the same
 random weights (BatchNorm statistics settled on noise, see
 :mod:`.random_weights`), exported from them for a runtime, and timed in one
-run, interleaved (A, B, C, A, B, C, ...), so that the noise of a shared machine falls on all of them alike and their
-ratios hold. Achieved FLOP/s is FLOPs divided by latency, the paper's
-measure. FLOPs are counted once per config, on the training form in fp32.
+run, interleaved (A, B, C, A, B, C, ...), so that the noise of a shared
+machine falls on all of them alike and their ratios hold. Achieved FLOP/s
+is FLOPs divided by latency, the paper's measure. FLOPs are counted once per
+config, on the training form in fp32.
 """
 import copy
 import csv
