@@ -20,6 +20,7 @@ from mmfasternet.analysis.models import default_shape
 from mmfasternet.models import build_model
 
 CONFIGS = Path(__file__).parents[1] / 'configs'
+PEERS = Path(__file__).parents[1] / 'benchmarks' / 'configs'
 MMDET_CONFIGS = Path(get_installed_path('mmdet')) / '.mim' / 'configs'
 EMBED = dict(t0=40, t1=64, t2=96, s=128, m=144, l=192)
 TWO_STAGE = {
@@ -282,3 +283,33 @@ def test_recipes_cover_every_new_config():
         osp.basename(p) for pattern in ('*ms-crop-3x_coco.py', 'rtmdet*.py')
         for p in CONFIGS.glob(pattern))
     assert new == sorted(RECIPES) and len(new) == 16
+
+
+@pytest.mark.parametrize('peer', ['cascade-maskrcnn_r50_ms-crop-3x_coco.py',
+                                  'cascade-maskrcnn_convnext-t_ms-crop-3x_'
+                                  'coco.py'])
+def test_cascade_benchmark_peers_differ_only_in_the_backbone(peer):
+    fasternet = load('cascade-maskrcnn_fasternet_s_ms-crop-3x_coco.py')
+    ours = Config.fromfile(str(PEERS / peer), import_custom_modules=False)
+    assert {path.split('.')[1] if path.startswith('model.') else path
+            for path in differences(ours, fasternet)} <= {
+        'backbone', 'neck', 'custom_imports'}
+    assert [p for p in differences(ours, fasternet)
+            if p.startswith('model.neck')] == ['model.neck.in_channels']
+
+
+def test_the_convnext_peer_is_mmdets_convnext_t_cascade_backbone():
+    """The same backbone and neck widths as mmdet's ConvNeXt-T cascade (the
+    recipe's own backbone), with random weights."""
+    peer = Config.fromfile(
+        str(PEERS / 'cascade-maskrcnn_convnext-t_ms-crop-3x_coco.py'),
+        import_custom_modules=False)
+    mmdet = load_mmdet(TWO_STAGE['cascade-maskrcnn'])
+    ours, theirs = (flatten(cfg.model.backbone.to_dict())
+                    for cfg in (peer, mmdet))
+    assert ours.pop('init_cfg') is None and theirs.pop('init_cfg.type') == (
+        'Pretrained')
+    assert ours == {k: v for k, v in theirs.items()
+                    if not k.startswith('init_cfg')}
+    assert peer.model.neck.in_channels == mmdet.model.neck.in_channels
+    assert 'mmpretrain.models' in peer.custom_imports.imports

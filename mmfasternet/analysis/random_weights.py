@@ -10,6 +10,14 @@ the score threshold, NMS) differs between two detectors for reasons no trained
 model shares. Setting each BatchNorm's running statistics from one batch of
 noise, as a trained model's are set from data, keeps the features near unit
 variance in every form of the model (BatchNorm folded or not).
+
+The batch must be large and taken in one call: deep random features differ
+more between images than within one, and a BatchNorm sees that spread only
+across the images of the batch it normalises (averaging the statistics of
+several small batches leaves it out). Measured with RTMDet-L at 640x640 on
+fresh noise: after a batch of 2 its neck features reach a standard deviation
+of 14-25 and its exponential box distances 1e10 pixels; after a batch of 16,
+0.2-0.5 and under 60 pixels.
 """
 from typing import Tuple
 
@@ -20,7 +28,7 @@ HEADS = ('bbox_head', 'decode_head')  # dense heads that take the features
 
 
 def settle_batchnorm(model: nn.Module, shape: Tuple[int, int],
-                     batch: int = 2, seed: int = 0) -> nn.Module:
+                     batch: int = 16, seed: int = 0) -> nn.Module:
     """Set the running statistics of every BatchNorm that the features and
     the dense head pass through from a batch of ``batch`` noise images of
     ``shape`` (a cumulative average over that one batch); the rest of the
