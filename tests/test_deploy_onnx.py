@@ -404,6 +404,21 @@ def test_detections_are_matched_box_for_box_and_ties_either_way():
     assert compare_outputs(names, reference, cut)['tied_boxes'] == 1
 
 
+def test_box_corners_may_differ_by_a_ten_thousandth_of_the_input():
+    from mmfasternet.deploy.convert import compare_outputs
+    names = ['dets', 'labels']
+    reference = detections((100, 100, 300, 300, .5, 1))
+    moved = detections((100, 100, 300.05, 300, .5, 1))
+    with pytest.raises(ExportError, match="'dets' differs .*bound 0.03"):
+        compare_outputs(names, reference, moved)  # 1e-4 of the corner
+    assert compare_outputs(names, reference, moved, (640, 640))[
+        'dets'] == pytest.approx(0.05, abs=1e-4)
+    with pytest.raises(ExportError, match="'dets' differs .*bound 0.064"):
+        compare_outputs(names, reference,
+                        detections((100, 100, 300.07, 300, .5, 1)),
+                        (640, 640))
+
+
 def test_multiclass_nms_op_equals_mmdet_and_its_onnx_translation(tmp_path):
     """The per-class NMS of the exported bbox head: mmdet's multiclass_nms
     in PyTorch (score threshold and IoU threshold both at work), and the
