@@ -412,7 +412,8 @@ def test_settled_batchnorm_keeps_random_features_at_a_trained_scale():
                 torch.cat([s.flatten() for s in scores]).sigmoid())
 
     before, tied = features_and_scores()
-    assert max(before) < 1e-3 and tied.unique().numel() == 1  # the premise
+    # the premise: every score at the head's prior, 0.01, to rounding
+    assert max(before) < 1e-3 and (tied - 0.01).abs().max() < 1e-6
     settle_batchnorm(model, (320, 320))
     after, scores = features_and_scores()
     assert all(0.5 < std < 10 for std in after)
