@@ -417,6 +417,10 @@ def test_box_corners_may_differ_by_a_ten_thousandth_of_the_input():
         compare_outputs(names, reference,
                         detections((100, 100, 300.07, 300, .5, 1)),
                         (640, 640))
+    # mask probabilities are no pixels: the input's size does not widen them
+    masks = torch.full((1, 28, 28), .5)
+    with pytest.raises(ExportError, match="'masks' differs .*bound 0.001"):
+        compare_outputs(['masks'], [masks], [masks + .01], (640, 640))
 
 
 def test_multiclass_nms_op_equals_mmdet_and_its_onnx_translation(tmp_path):

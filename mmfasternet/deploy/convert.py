@@ -265,9 +265,11 @@ def compare_outputs(names: Sequence[str], reference: Sequence[torch.Tensor],
         diffs[name] = diff
         if name == 'labels':
             bound = 0.
-        elif name in ('dets', 'masks'):  # pixels of the input, scores
+        elif name == 'dets':  # box corners in pixels of the input, scores
             bound = max(SCORE_TOLERANCE, 1e-4 * max(
                 [ref.abs().max().item(), *input_shape]))
+        elif name == 'masks':
+            bound = max(SCORE_TOLERANCE, 1e-4 * ref.abs().max().item())
         else:  # logits, features: relative to their range
             bound = SCORE_TOLERANCE * max(1., ref.abs().max().item())
         if diff > bound:
