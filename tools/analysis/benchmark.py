@@ -7,8 +7,10 @@ e.g. train_fp32 (training form, fp32 eager), deploy_fp32 (FasterNet's
 BatchNorm folded), train_cl_fp32 (channels-last), deploy_cl_bf16 (both, bf16
 autocast), deploy_cl_bf16_fuse (every BatchNorm of the model folded, peers'
 too). A model without a FasterNet backbone has no deploy form: its deploy
-forms run as its train forms (timed once). Weights are random: speed does
-not need them.
+forms run as its train forms (timed once). Weights are random (speed does
+not need them), the same for every form and export of a config, with each
+BatchNorm's statistics set from a batch of 16 noise images so that features
+keep a trained model's scale (mmfasternet/analysis/random_weights.py).
 Configs of installed packages work too: mmdet::mask_rcnn/....py
 --backends onnxruntime openvino adds the exported model in each runtime
 (see docs/deployment.md), timed in the same interleaved rounds, in each of
@@ -49,7 +51,8 @@ def parse_args(argv=None) -> argparse.Namespace:
                         'only); the precision each compiled is read back '
                         'and written in its row')
     parser.add_argument('--export-dir', help='keep the exported .onnx files '
-                        'here (default: a temporary folder)')
+                        'and the .pth weights each was exported from here '
+                        '(default: a temporary folder)')
     parser.add_argument('--device', default='cpu', help='cpu or cuda')
     parser.add_argument('--batch', type=int, default=1)
     parser.add_argument('--shape', type=int, nargs=2, metavar=('H', 'W'),
